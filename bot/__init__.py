@@ -1,0 +1,1 @@
+"""sevbot: a Slack incident bot."""

@@ -1,0 +1,41 @@
+"""The Bolt app, built once at start: verify, ack within 3 s, route to commands/. It parses nothing itself."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+import commands.declare
+import commands.help  # noqa: F401  (registers itself)
+import commands.list  # noqa: F401
+from bot.ids import ActionId, CallbackId
+from bot.services import Services
+from commands import dispatch
+
+
+def build_app(services: Services, client: WebClient, signing_secret: str, *, workers: int = 16) -> App:
+    app = App(
+        client=client,
+        token=client.token,
+        signing_secret=signing_secret,
+        # Bolt answers Slack as soon as ack() is called and runs the rest of the listener on this pool.
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sevbot-listener"),
+        ignoring_self_events_enabled=True,
+    )
+    services.gateway.bot_user_id()  # learn who we are once, at start, not on a user's request
+
+    def with_services(handler: Callable[[Services, dict[str, Any], Callable[..., Any]], None]) -> Callable[..., None]:
+        def listener(body: dict[str, Any], ack: Callable[..., Any]) -> None:
+            handler(services, body, ack)
+
+        return listener
+
+    app.command("/incident")(with_services(dispatch))
+    app.view(CallbackId.DECLARE_MODAL)(with_services(commands.declare.on_modal_submit))
+    for action in (ActionId.DECLARE_SCOPE, ActionId.DECLARE_SERVICE):
+        app.action(action)(with_services(commands.declare.on_modal_change))
+    return app

@@ -1,0 +1,119 @@
+"""The `sevbot` command: serve, migrate, sandbox, say. Bad settings exit 2 with one line naming the setting."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import logs
+from bot.config import ConfigError, IncidentConfig, load_config
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("sevbot")
+
+
+class CliError(Exception):
+    """Printed as `sevbot: <message>` with exit status 2."""
+
+
+def _load() -> tuple[Settings, IncidentConfig]:
+    try:
+        settings = load_settings()
+        return settings, load_config(settings.sevbot_config)
+    except (SettingsError, ConfigError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [s.get_secret_value() for s in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token) if s]
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from bot.db.migrate import upgrade
+
+    settings, _config = _load()
+    _prepare_sqlite_dir(settings.database_url)
+    upgrade(settings.database_url)
+    print(f"sevbot: database migrated ({_safe_url(settings.database_url)})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.runtime import Runtime, StartupError
+
+    settings, config = _load()
+    logs.configure(args.log_level, _secrets(settings))
+    try:
+        runtime = Runtime.create(settings, config)
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        # Socket Mode: Slack reaches us over a websocket we open; /healthz still answers over HTTP.
+        SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value()).connect()
+        log.info("Socket Mode connected")
+    runtime.serve_forever()
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox import run_sandbox
+
+    return run_sandbox(args)
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from bot.sandbox import say
+
+    return say(args)
+
+
+def _prepare_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="sevbot", description="A Slack incident bot.")
+    sub = root.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the bot (HTTP on SEVBOT_HOST:SEVBOT_PORT; Socket Mode when SLACK_APP_TOKEN is set)")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(run=cmd_serve)
+    migrate = sub.add_parser("migrate", help="apply database migrations (Alembic) up to the newest revision")
+    migrate.set_defaults(run=cmd_migrate)
+    sandbox = sub.add_parser("sandbox", help="run the bot against the local Slack simulator (no Slack workspace needed)")
+    sandbox.add_argument("--sim-port", type=int, default=8089, help="port of the local Slack simulator")
+    sandbox.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sandbox.set_defaults(run=cmd_sandbox)
+    say = sub.add_parser("say", help="send a slash command to a running sandbox, as a seeded user")
+    say.add_argument("text", help='for example: "/incident declare sev1 Checkout is failing"')
+    say.add_argument("--as", dest="user", default="U0L1", help="Slack user id (sandbox users: U0L1, U0L2, U0IC, U0EXEC)")
+    say.add_argument("--channel", default="C0GENERAL", help="channel id the command is typed in")
+    say.add_argument("--sim-port", type=int, default=8089)
+    say.set_defaults(run=cmd_say)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except CliError as exc:
+        print(f"sevbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The incident policy from a TOML file (`SEVBOT_CONFIG`): severities, roles, channels, responders, services.
+
+Without a file the defaults below apply; they follow the severity tables in the seeds (impact, not complexity).
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SEVERITY_KEY = re.compile(r"^sev[0-9]$")
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+TEMPLATE_FIELDS = {"severity", "date", "slug", "id"}
+
+
+class ConfigError(Exception):
+    """The config file is wrong; the message is one line naming the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(_Strict):
+    label: str = Field(min_length=1, max_length=40)
+    description: str = Field(min_length=1, max_length=150)
+    # Slack user ids (U…/W…) and user group ids (S…) invited to every incident of this severity.
+    responders: tuple[str, ...] = ()
+
+    @field_validator("responders")
+    @classmethod
+    def _responders_are_slack_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for rid in value:
+            if not (SLACK_USER_ID.match(rid) or SLACK_GROUP_ID.match(rid)):
+                raise ValueError(f"{rid!r} is not a Slack user id (U…) or user group id (S…)")
+        return value
+
+
+class Role(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    name: str = Field(min_length=1, max_length=60)
+    description: str = Field(min_length=1, max_length=500)
+
+
+DEFAULT_SEVERITIES: dict[str, Severity] = {
+    "sev0": Severity(label="SEV0 · Critical", description="Total outage, data loss or security breach: payments down, customer data at risk. All hands, page everyone now."),
+    "sev1": Severity(label="SEV1 · High", description="Major degradation: login or checkout broken, key features down for many users. Immediate response."),
+    "sev2": Severity(label="SEV2 · Medium", description="Partial outage or degraded performance; a workaround exists. Core team responds."),
+    "sev3": Severity(label="SEV3 · Low", description="Minor issue, bug or cosmetic problem for few users. Business-hours response."),
+}
+
+DEFAULT_ROLES: tuple[Role, ...] = (
+    Role(key="ic", name="Incident Commander", description="Owns the incident: acknowledge, stop the bleeding, keep the timeline, stakeholder updates every 15 minutes."),
+    Role(key="comms", name="Communications Lead", description="Writes stakeholder updates and the status page, on the promised cadence."),
+    Role(key="scribe", name="Scribe", description="Keeps the timeline: decisions, actions and findings, with times."),
+    Role(key="ops", name="Ops Lead", description="Drives the technical investigation and the fix."),
+)
+
+
+class IncidentConfig(_Strict):
+    default_severity: str = "sev2"
+    stakeholder_channel: str | None = None
+    channel_name_template: str = "{severity}-{date}-{slug}"
+    services: tuple[str, ...] = ("payments", "checkout", "login", "inventory", "database", "search", "api")
+    critical_services: tuple[str, ...] = ("payments", "checkout", "login", "database")
+    severities: dict[str, Severity] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
+    roles: tuple[Role, ...] = DEFAULT_ROLES
+
+    @field_validator("severities")
+    @classmethod
+    def _severity_keys(cls, value: dict[str, Severity]) -> dict[str, Severity]:
+        if not value:
+            raise ValueError("at least one severity is needed")
+        for key in value:
+            if not SEVERITY_KEY.match(key):
+                raise ValueError(f"{key!r} is not a severity key (sev0…sev9)")
+        return dict(sorted(value.items()))
+
+    @field_validator("stakeholder_channel")
+    @classmethod
+    def _channel_id(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (C…)")
+        return value
+
+    @field_validator("channel_name_template")
+    @classmethod
+    def _template_fields(cls, value: str) -> str:
+        fields = set(re.findall(r"{(\w*)}", value))
+        unknown = fields - TEMPLATE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown field {{{sorted(unknown)[0]}}}; use {{severity}}, {{date}}, {{slug}} or {{id}}")
+        if not fields & {"slug", "id"}:
+            raise ValueError("needs {slug} or {id} so channel names differ")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _roles_have_ic(cls, value: tuple[Role, ...]) -> tuple[Role, ...]:
+        keys = [r.key for r in value]
+        if "ic" not in keys:
+            raise ValueError("the role list must include key 'ic' (Incident Commander)")
+        if len(set(keys)) != len(keys):
+            raise ValueError("role keys must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> "IncidentConfig":
+        if self.default_severity not in self.severities:
+            raise ValueError(f"default_severity {self.default_severity!r} is not one of the severities")
+        missing = set(self.critical_services) - set(self.services)
+        if missing:
+            raise ValueError(f"critical_services names {sorted(missing)[0]!r}, which is not in services")
+        return self
+
+    def severity(self, key: str) -> Severity:
+        return self.severities[key]
+
+    def is_critical(self, service: str | None) -> bool:
+        return service is not None and service in self.critical_services
+
+
+def load_config(path: Path | None) -> IncidentConfig:
+    """Read and check the TOML policy; errors become one line: `file: key: problem`."""
+    if path is None:
+        return IncidentConfig()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return IncidentConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        msg = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{path}: {key}: {msg}") from None

@@ -1,0 +1,94 @@
+"""The tables. Slack ids and message timestamps are stored as Slack returns them so a repeat is harmless."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.db.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str | None] = mapped_column(String(100))
+    scope: Mapped[str | None] = mapped_column(String(16))
+    description: Mapped[str | None] = mapped_column(Text)
+    declared_by: Mapped[str] = mapped_column(String(32))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Where /incident was typed and how to answer the declarer privately there (valid 30 min).
+    origin_channel_id: Mapped[str | None] = mapped_column(String(32))
+    response_url: Mapped[str | None] = mapped_column(Text)
+    # A modal submitted twice (double click, Slack retry) must not declare twice: "view:<view id>".
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+    # Slack provisioning, one column per step, each filled from what Slack returned.
+    channel_name: Mapped[str | None] = mapped_column(String(80))
+    channel_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    members_invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    topic_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    card_pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    announcement_ts: Mapped[str | None] = mapped_column(String(32))
+    provisioned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    provision_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    provision_error: Mapped[str | None] = mapped_column(Text)
+    # A worker owns provisioning until this time; a crashed worker's claim simply expires.
+    provision_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    timeline: Mapped[list[TimelineEvent]] = relationship(back_populates="incident", order_by="TimelineEvent.id")
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="incident", order_by="RoleAssignment.id")
+
+    __table_args__ = (Index("ix_incidents_unprovisioned", "provisioned_at"), Index("ix_incidents_status", "status"))
+
+
+class TimelineEvent(Base):
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Unique per logical event (a provisioning step, a Slack event_id) so a retry never records twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+    incident: Mapped[Incident] = relationship(back_populates="timeline")
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    assigned_by: Mapped[str] = mapped_column(String(32))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    incident: Mapped[Incident] = relationship(back_populates="roles")
+
+    __table_args__ = (
+        # One current holder per role: two simultaneous hand-overs cannot both win.
+        Index(
+            "uq_role_assignments_current",
+            "incident_id",
+            "role",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )

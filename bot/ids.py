@@ -1,0 +1,29 @@
+"""Every callback_id, block_id and action_id the bot posts. A test proves each posted id has a handler."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallbackId(StrEnum):
+    DECLARE_MODAL = "declare_modal"
+
+
+class DeclareBlock(StrEnum):
+    TITLE = "declare_title"
+    SEVERITY = "declare_severity"
+    SCOPE = "declare_scope"
+    SERVICE = "declare_service"
+    DESCRIPTION = "declare_description"
+    SUGGESTION = "declare_suggestion"
+
+
+class ActionId(StrEnum):
+    DECLARE_TITLE = "declare_title_input"
+    DECLARE_SEVERITY = "declare_severity_select"
+    DECLARE_SCOPE = "declare_scope_choice"
+    DECLARE_SERVICE = "declare_service_select"
+    DECLARE_DESCRIPTION = "declare_description_input"
+
+
+# Actions that fire block_actions from inside the declare modal (dispatch_action inputs).
+DECLARE_DISPATCH_ACTIONS: frozenset[str] = frozenset({ActionId.DECLARE_SCOPE, ActionId.DECLARE_SERVICE})

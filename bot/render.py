@@ -1,0 +1,50 @@
+"""Messages are rendered from Jinja2 templates in templates/ into Block Kit JSON.
+
+Every interpolation goes through `tojson` (so user text can't break the JSON) and user text through `mrkdwn`
+(so it can't ping @channel or forge a link). A test renders every template with hostile input.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.domain.text import escape_mrkdwn, one_line, truncate
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+
+
+def slack_date(value: datetime) -> str:
+    """Shown in each reader's own timezone by Slack, with UTC as the fallback text."""
+    epoch = int(value.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{value.strftime('%Y-%m-%d %H:%M UTC')}>"
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(str(templates_dir)),
+            autoescape=False,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["mrkdwn"] = escape_mrkdwn
+        self.env.filters["trunc"] = truncate
+        self.env.filters["one_line"] = one_line
+        self.env.filters["slack_date"] = slack_date
+        self.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
+
+    def blocks(self, name: str, **context: Any) -> list[dict[str, Any]]:
+        rendered = self.env.get_template(name).render(**context)
+        blocks = json.loads(rendered)
+        if not isinstance(blocks, list):
+            raise ValueError(f"{name} must render a JSON list of blocks")
+        return blocks
+
+    def text(self, name: str, **context: Any) -> str:
+        return self.env.get_template(name).render(**context).strip()

@@ -1,0 +1,1 @@
+"""The Slack gateway: the one place that calls the Web API."""

@@ -1,0 +1,210 @@
+"""The one place that calls Slack's Web API.
+
+Transient failures (HTTP 5xx, 429 with Retry-After, connection errors, timeouts) are retried here with backoff;
+what is left is raised as `SlackError` carrying Slack's error code so a use case can decide what it means.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.client import RemoteDisconnected
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.webhook import WebhookClient
+
+log = logging.getLogger(__name__)
+
+USERGROUP_CACHE_SECONDS = 300.0
+# Errors about one of the invited users rather than the channel or the call itself.
+PER_USER_INVITE_ERRORS = frozenset(
+    {"user_not_found", "user_is_deactivated", "user_disabled", "cant_invite_self", "cant_invite", "user_is_restricted", "ura_max_channels"}
+)
+
+
+class SlackError(Exception):
+    """A Web API call failed after retries; `code` is Slack's error string (or `http_<status>`)."""
+
+    def __init__(self, method: str, code: str) -> None:
+        super().__init__(f"{method}: {code}")
+        self.method = method
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    id: str
+    name: str
+    creator: str | None
+
+
+def build_client(token: str, base_url: str, *, timeout: int = 10, retries: int = 3, backoff: float = 0.25) -> WebClient:
+    """A WebClient that retries what Slack asks us to retry (slack_sdk enables only connection retries by default)."""
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    handlers = [
+        ConnectionErrorRetryHandler(
+            max_retry_count=retries,
+            interval_calculator=interval,
+            error_types=[URLError, ConnectionResetError, RemoteDisconnected, TimeoutError],
+        ),
+        RateLimitErrorRetryHandler(max_retry_count=retries),
+        ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=interval),
+    ]
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
+
+
+class SlackGateway:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._bot_user_id: str | None = None
+        self._group_cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    def _call(self, method: str, **args: Any) -> dict[str, Any]:
+        try:
+            response = self.client.api_call(method, json=args) if _sends_json(method) else self.client.api_call(method, params=args)
+        except SlackApiError as exc:
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            code = data.get("error") or f"http_{exc.response.status_code}"
+            raise SlackError(method, str(code)) from None
+        except (SlackRequestError, URLError, TimeoutError, ConnectionError, RemoteDisconnected) as exc:
+            raise SlackError(method, f"unreachable: {type(exc).__name__}") from None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    # -- identity -------------------------------------------------------------------------------------------
+
+    def bot_user_id(self) -> str:
+        if self._bot_user_id is None:
+            self._bot_user_id = str(self._call("auth.test")["user_id"])
+        return self._bot_user_id
+
+    # -- channels -------------------------------------------------------------------------------------------
+
+    def create_channel(self, name: str) -> str:
+        return str(self._call("conversations.create", name=name, is_private=False)["channel"]["id"])
+
+    def find_channel_by_name(self, name: str) -> ChannelInfo | None:
+        """Walk conversations.list (only on the rare name_taken path) to find a channel we may have made."""
+        cursor: str | None = None
+        while True:
+            args: dict[str, Any] = {"types": "public_channel", "exclude_archived": True, "limit": 1000}
+            if cursor:
+                args["cursor"] = cursor
+            data = self._call("conversations.list", **args)
+            for channel in data.get("channels", []):
+                if channel.get("name") == name:
+                    return ChannelInfo(id=channel["id"], name=name, creator=channel.get("creator"))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+
+    def invite(self, channel_id: str, user_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """Invite everyone; returns (user, error) for those Slack refused. Already-members count as done."""
+        users = sorted(set(user_ids))
+        if not users:
+            return []
+        try:
+            self._call("conversations.invite", channel=channel_id, users=",".join(users))
+            return []
+        except SlackError as exc:
+            if exc.code == "already_in_channel":
+                return []
+            if exc.code not in PER_USER_INVITE_ERRORS:
+                raise
+            if len(users) == 1:
+                return [(users[0], exc.code)]
+        # One bad id fails the whole call: invite one by one so the others still get in.
+        refused: list[tuple[str, str]] = []
+        for user in users:
+            refused.extend(self.invite(channel_id, [user]))
+        return refused
+
+    def join(self, channel_id: str) -> None:
+        self._call("conversations.join", channel=channel_id)
+
+    def set_topic(self, channel_id: str, topic: str) -> None:
+        self._call("conversations.setTopic", channel=channel_id, topic=topic)
+
+    # -- messages -------------------------------------------------------------------------------------------
+
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None) -> str:
+        args: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if blocks is not None:
+            args["blocks"] = blocks
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        return str(self._call("chat.postMessage", **args)["ts"])
+
+    def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        args: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
+        if blocks is not None:
+            args["blocks"] = blocks
+        self._call("chat.update", **args)
+
+    def pin(self, channel: str, ts: str) -> None:
+        try:
+            self._call("pins.add", channel=channel, timestamp=ts)
+        except SlackError as exc:
+            if exc.code != "already_pinned":
+                raise
+
+    def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks is not None:
+            args["blocks"] = blocks
+        self._call("chat.postEphemeral", **args)
+
+    def respond(self, response_url: str, text: str) -> bool:
+        """Answer the user privately through a slash command's response_url (no Web API call, no membership needed)."""
+        try:
+            result = WebhookClient(response_url, timeout=10).send(text=text, response_type="ephemeral", replace_original=False)
+            return result.status_code == 200
+        except (URLError, TimeoutError, ConnectionError) as exc:
+            log.warning("response_url post failed: %s", type(exc).__name__)
+            return False
+
+    # -- views ----------------------------------------------------------------------------------------------
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("views.open", trigger_id=trigger_id, view=view)["view"])
+
+    def update_view(self, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> None:
+        args: dict[str, Any] = {"view_id": view_id, "view": view}
+        if view_hash:
+            args["hash"] = view_hash
+        self._call("views.update", **args)
+
+    # -- people ---------------------------------------------------------------------------------------------
+
+    def usergroup_members(self, group_id: str) -> tuple[str, ...]:
+        """Members of a user group, cached for a few minutes: responders rarely change mid-incident."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._group_cache.get(group_id)
+            if cached and now - cached[0] < USERGROUP_CACHE_SECONDS:
+                return cached[1]
+        users = tuple(self._call("usergroups.users.list", usergroup=group_id).get("users", []))
+        with self._lock:
+            self._group_cache[group_id] = (now, users)
+        return users
+
+
+_JSON_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "views.push"})
+
+
+def _sends_json(method: str) -> bool:
+    # Block Kit payloads are nested JSON; everything else goes form-encoded as slack_sdk does.
+    return method in _JSON_METHODS

@@ -1,0 +1,321 @@
+"""SlackSimulator: a local HTTP server speaking Slack's Web API to a real slack_sdk.WebClient.
+
+Every call is recorded, checked against Slack's spec and Block Kit limits, and can be made to fail
+on purpose (error code, 500, 429 + Retry-After, delay) so the bot's fault paths can be tested.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import blockkit, spec
+from .methods import METHODS, Ctx, SlackError, call, json_arg
+from .state import BOT_USER_ID, Ephemeral, Message, ResponseUrlPost, Workspace
+
+RESPONSE_URL_MAX_USES = 5
+RESPONSE_URL_TTL_S = 30 * 60
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    method: str
+    args: dict[str, Any]
+    response: dict[str, Any]
+    http_status: int
+    at: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response.get("ok"))
+
+
+@dataclass
+class Fault:
+    error: str | None = None
+    http_status: int | None = None
+    retry_after: int | None = None
+    delay: float = 0.0
+    times: int = 1
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: dict[str, Any] | str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _flatten(qs: dict[str, list[str]]) -> dict[str, Any]:
+    return {k: v[-1] for k, v in qs.items()}
+
+
+class SlackSimulator:
+    def __init__(self, workspace: Workspace | None = None, *, bot_token: str = "xoxb-sim-token",
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.workspace = workspace if workspace is not None else Workspace().seed_default()
+        self.bot_token = bot_token
+        self.latency: float = 0.0
+        self.calls: list[RecordedCall] = []
+        self.violations: list[str] = []
+        self._faults: dict[str, list[Fault]] = {}
+        self._lock = threading.Lock()
+        self._host, self._port = host, port
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> "SlackSimulator":
+        sim = self
+
+        class Handler(_Handler):
+            simulator = sim
+
+        self._httpd = ThreadingHTTPServer((self._host, self._port), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="slack-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "SlackSimulator":
+        return self.start() if self._httpd is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None, "simulator not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    @property
+    def api_url(self) -> str:
+        # Trailing slash matters: slack_sdk builds base_url + method name.
+        return self.base_url + "api/"
+
+    # ---- recording & faults --------------------------------------------------------------
+    def calls_to(self, method: str) -> list[RecordedCall]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.violations.clear()
+
+    def inject(self, method: str, *, error: str | None = None, http_status: int | None = None,
+               retry_after: int | None = None, delay: float = 0.0, times: int = 1) -> None:
+        """Make the next `times` calls to `method` fail (or stall) the given way."""
+        if http_status == 429 and retry_after is None:
+            retry_after = 1
+        with self._lock:
+            self._faults.setdefault(method, []).append(Fault(error, http_status, retry_after, delay, times))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, method: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(method) or []
+            if not queue:
+                return None
+            f = queue[0]
+            f.times -= 1
+            if f.times <= 0:
+                queue.pop(0)
+            return f
+
+    def _record(self, method: str, args: dict[str, Any], reply: _Reply) -> None:
+        body = reply.body if isinstance(reply.body, dict) else {"raw": reply.body}
+        with self._lock:
+            self.calls.append(RecordedCall(method, args, body, reply.status, time.time()))
+
+    def _violate(self, messages: list[str]) -> None:
+        with self._lock:
+            self.violations.extend(messages)
+
+    # ---- helpers the driver uses ---------------------------------------------------------
+    def issue_trigger(self, user_id: str = "") -> str:
+        return self.workspace.issue_trigger(user_id)
+
+    def issue_response_url(self, channel_id: str, user_id: str, message_ts: str | None = None) -> str:
+        return self.workspace.issue_response_url(self.base_url, channel_id, user_id, message_ts)
+
+    # ---- request handling ----------------------------------------------------------------
+    def handle_api(self, method: str, args: dict[str, Any], auth_header: str | None) -> _Reply:
+        if self.latency:
+            time.sleep(self.latency)
+        token = args.pop("token", None)
+        if auth_header and auth_header.lower().startswith("bearer "):
+            token = auth_header[7:].strip()
+        if method not in METHODS and method not in spec.methods():
+            reply = _Reply(200, {"ok": False, "error": "unknown_method", "req_method": method})
+        elif not token:
+            reply = _Reply(200, {"ok": False, "error": "not_authed"})
+        elif token != self.bot_token:
+            reply = _Reply(200, {"ok": False, "error": "invalid_auth"})
+        else:
+            fault = self._take_fault(method)
+            if fault is not None and fault.delay:
+                time.sleep(fault.delay)  # a stall: the client may time out before we answer
+            if fault is not None and (fault.error or fault.http_status):
+                reply = self._fault_reply(fault)
+            else:
+                problems = self._check(method, args)
+                if problems:
+                    self._violate(problems)
+                    reply = _Reply(200, {"ok": False, "error": "invalid_arguments",
+                                         "response_metadata": {"messages": problems}})
+                elif method not in METHODS:
+                    reply = _Reply(200, {"ok": False, "error": "unknown_method", "req_method": method,
+                                         "warning": "method exists in Slack but is not simulated"})
+                else:
+                    ctx = Ctx(self.workspace, self.base_url, BOT_USER_ID)
+                    reply = _Reply(200, call(ctx, method, args))
+        self._record(method, args, reply)
+        return reply
+
+    def _fault_reply(self, fault: Fault) -> _Reply:
+        if fault.http_status == 429:
+            return _Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)})
+        if fault.http_status:
+            return _Reply(fault.http_status, {"ok": False, "error": "internal_error"})
+        return _Reply(200, {"ok": False, "error": fault.error})
+
+    def _check(self, method: str, args: dict[str, Any]) -> list[str]:
+        problems = [f"{p}" for p in spec.check_call(method, args)]
+        try:
+            if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+                blocks = json_arg(args["blocks"]) if args.get("blocks") not in (None, "") else None
+                problems += [f"{method}: {m}" for m in blockkit.validate_message(args.get("text"), blocks)]
+            elif method in ("views.open", "views.update", "views.push") and args.get("view") is not None:
+                problems += [f"{method}: {m}" for m in blockkit.validate_view(json_arg(args["view"]))]
+        except SlackError:
+            problems.append(f"{method}: blocks/view is not valid JSON")
+        return problems
+
+    def handle_response_url(self, token: str, body: dict[str, Any]) -> _Reply:
+        """response_url posts: Slack's 'respond()' channel; 5 uses within 30 minutes."""
+        ws = self.workspace
+        with ws.lock:
+            ru = ws.response_urls.get(token)
+            if ru is None:
+                reply = _Reply(404, {"ok": False, "error": "invalid_token"})
+            elif ru.uses >= RESPONSE_URL_MAX_USES:
+                reply = _Reply(404, {"ok": False, "error": "used_url"})
+            elif ws.clock() - ru.issued_at > RESPONSE_URL_TTL_S:
+                reply = _Reply(404, {"ok": False, "error": "expired_url"})
+            else:
+                problems = blockkit.validate_message(body.get("text"), body.get("blocks"))
+                if problems:
+                    self._violate([f"response_url: {m}" for m in problems])
+                    reply = _Reply(400, {"ok": False, "error": "invalid_blocks"})
+                else:
+                    ru.uses += 1
+                    ws.response_posts.append(ResponseUrlPost(token, body))
+                    self._apply_response(ru, body)
+                    reply = _Reply(200, {"ok": True})
+        self._record("response_url", {"token": token, **body}, reply)
+        return reply
+
+    def _apply_response(self, ru: Any, body: dict[str, Any]) -> None:
+        ws = self.workspace
+        original = ws.find_message(ru.channel_id, ru.message_ts) if ru.message_ts else None
+        if body.get("delete_original") and original is not None:
+            ws._messages[ru.channel_id].remove(original)  # noqa: SLF001 - owner module
+        elif body.get("replace_original") and original is not None:
+            original.text = body.get("text", original.text)
+            original.blocks = body.get("blocks", original.blocks)
+            original.edited_ts = ws.new_ts()
+        elif body.get("response_type") == "in_channel":
+            ws.add_message(Message(ws.new_ts(), ru.channel_id, BOT_USER_ID, body.get("text", ""),
+                                   body.get("blocks") or [], thread_ts=body.get("thread_ts")))
+        else:
+            ws.ephemerals.append(Ephemeral(ru.channel_id, ru.user_id, body.get("text", ""),
+                                           body.get("blocks") or [], ws.new_ts()))
+
+    def handle_upload(self, file_id: str, data: bytes) -> _Reply:
+        with self.workspace.lock:
+            f = self.workspace.files.get(file_id)
+            if f is None:
+                reply = _Reply(404, "Not Found")
+            else:
+                f.content = data
+                reply = _Reply(200, f"OK - {len(data)}")
+        self._record("upload", {"file_id": file_id, "bytes": len(data)}, reply)
+        return reply
+
+
+class _Handler(BaseHTTPRequestHandler):
+    simulator: SlackSimulator
+    server_version = "slack-sim/1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        parts = url.path.strip("/").split("/")
+        sim = self.simulator
+        if len(parts) == 2 and parts[0] == "api":
+            args = _flatten(parse_qs(url.query, keep_blank_values=True))
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if raw:
+                if ctype == "application/json":
+                    try:
+                        body = json.loads(raw)
+                    except ValueError:
+                        return self._send(_Reply(200, {"ok": False, "error": "invalid_json"}))
+                    if not isinstance(body, dict):
+                        return self._send(_Reply(200, {"ok": False, "error": "json_not_object"}))
+                    args.update(body)
+                else:
+                    args.update(_flatten(parse_qs(raw.decode("utf-8"), keep_blank_values=True)))
+            reply = sim.handle_api(parts[1], args, self.headers.get("Authorization"))
+        elif len(parts) == 2 and parts[0] == "response" and self.command == "POST":
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {"text": raw.decode("utf-8", "replace")}
+            reply = sim.handle_response_url(parts[1], body)
+        elif len(parts) == 2 and parts[0] == "upload" and self.command == "POST":
+            reply = sim.handle_upload(parts[1], raw)
+        else:
+            reply = _Reply(404, "Not Found")
+        self._send(reply)
+
+    def _send(self, reply: _Reply) -> None:
+        if isinstance(reply.body, dict):
+            data = json.dumps(reply.body).encode()
+            ctype = "application/json; charset=utf-8"
+        else:
+            data = reply.body.encode()
+            ctype = "text/plain; charset=utf-8"
+        self.send_response(reply.status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,35 @@
+"""Writing the timeline: every flow records here, in the same transaction as the change it describes."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import TimelineEvent
+
+BOT_ACTOR = "sevbot"
+
+
+def record(
+    session: Session,
+    incident_id: int,
+    *,
+    kind: str,
+    actor: str,
+    summary: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+) -> TimelineEvent | None:
+    """Add one event; with a dedupe_key already recorded it returns None and adds nothing."""
+    if dedupe_key is not None:
+        exists = session.scalar(select(TimelineEvent.id).where(TimelineEvent.dedupe_key == dedupe_key))
+        if exists is not None:
+            return None
+    event = TimelineEvent(
+        incident_id=incident_id, at=at, actor=actor, kind=kind, summary=summary, data=data or {}, dedupe_key=dedupe_key
+    )
+    session.add(event)
+    return event

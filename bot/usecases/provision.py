@@ -1,0 +1,327 @@
+"""Provisioning drives Slack for a recorded incident, one idempotent step at a time.
+
+Each step checks the column that proves it happened, calls Slack once, then stores what Slack returned together with
+its timeline event. A crash or a Slack failure between steps leaves the incident recorded with the steps done so far;
+the next run (a retry, or the sweep) continues from there and never makes a second channel or a second card.
+Runs are fenced: a claim takes a lease and a token (the attempt number), and every write checks the token.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from bot.clock import Clock
+from bot.config import IncidentConfig
+from bot.db.engine import Database
+from bot.db.models import Incident, RoleAssignment
+from bot.domain import naming
+from bot.domain.incident import human_id
+from bot.render import Renderer
+from bot.slack.gateway import SlackError, SlackGateway
+from bot.timeline import BOT_ACTOR, record
+from bot.views import messages
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=120)
+RETRY_AFTER_FAILURE = timedelta(seconds=30)
+MAX_NAME_ATTEMPTS = 50
+
+
+class LostLease(Exception):
+    """Another worker took this incident over; stop without writing."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The incident as this run last stored it: plain values, safe to use outside a session."""
+
+    id: int
+    token: int
+    title: str
+    severity: str
+    status: str
+    service: str | None
+    scope: str | None
+    description: str | None
+    declared_by: str
+    declared_at: datetime
+    response_url: str | None
+    ic: str
+    channel_name: str | None
+    channel_id: str | None
+    members_invited_at: datetime | None
+    topic_set_at: datetime | None
+    card_ts: str | None
+    card_pinned_at: datetime | None
+    announcement_ts: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    incident_id: int
+    done: bool
+    failed_step: str | None = None
+    error: str | None = None
+
+
+class Provisioner:
+    def __init__(self, db: Database, gateway: SlackGateway, config: IncidentConfig, renderer: Renderer, clock: Clock) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.config = config
+        self.renderer = renderer
+        self.clock = clock
+        self.retry_after_failure = RETRY_AFTER_FAILURE
+        self._steps: list[tuple[str, Callable[[Snapshot], bool], Callable[[Snapshot], Snapshot]]] = [
+            ("channel", lambda s: s.channel_id is not None, self._create_channel),
+            ("invite", lambda s: s.members_invited_at is not None, self._invite),
+            ("topic", lambda s: s.topic_set_at is not None, self._set_topic),
+            ("card", lambda s: s.card_ts is not None, self._post_card),
+            ("pin", lambda s: s.card_pinned_at is not None, self._pin_card),
+            ("announce", lambda s: s.announcement_ts is not None or self.config.stakeholder_channel is None, self._announce),
+        ]
+
+    # -- entry points ---------------------------------------------------------------------------------------
+
+    def run(self, incident_id: int) -> Outcome:
+        snap = self._claim(incident_id)
+        if snap is None:
+            return Outcome(incident_id, done=False)
+        current_step = ""
+        try:
+            for current_step, is_done, perform in self._steps:
+                if not is_done(snap):
+                    snap = perform(snap)
+            self._finish(snap)
+        except LostLease:
+            log.info("%s: another worker owns provisioning now", human_id(incident_id))
+            return Outcome(incident_id, done=False)
+        except SlackError as exc:
+            self._fail(snap, current_step, exc)
+            return Outcome(incident_id, done=False, failed_step=current_step, error=exc.code)
+        if snap.response_url:
+            self.gateway.respond(snap.response_url, messages.declared_reply(snap.id, snap.channel_id))
+        return Outcome(incident_id, done=True)
+
+    def pending(self, limit: int = 50) -> list[int]:
+        """Incidents whose provisioning is unfinished and not owned by a live worker (the sweep's work)."""
+        now = self.clock.now()
+        with self.db.unit_of_work() as session:
+            rows = session.scalars(
+                select(Incident.id)
+                .where(Incident.provisioned_at.is_(None))
+                .where(or_(Incident.provision_lease_until.is_(None), Incident.provision_lease_until < now))
+                .order_by(Incident.id)
+                .limit(limit)
+            )
+            return list(rows)
+
+    def sweep(self) -> list[Outcome]:
+        return [self.run(incident_id) for incident_id in self.pending()]
+
+    # -- claim, fence, finish -------------------------------------------------------------------------------
+
+    def _claim(self, incident_id: int) -> Snapshot | None:
+        now = self.clock.now()
+        with self.db.unit_of_work() as session:
+            claimed = session.execute(
+                update(Incident)
+                .where(Incident.id == incident_id, Incident.provisioned_at.is_(None))
+                .where(or_(Incident.provision_lease_until.is_(None), Incident.provision_lease_until < now))
+                .values(provision_lease_until=now + LEASE, provision_attempts=Incident.provision_attempts + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                return None
+            incident = session.get_one(Incident, incident_id)
+            session.refresh(incident)
+            ic = session.scalar(
+                select(RoleAssignment.user_id).where(
+                    and_(RoleAssignment.incident_id == incident_id, RoleAssignment.role == "ic", RoleAssignment.ended_at.is_(None))
+                )
+            )
+            return Snapshot(
+                id=incident.id,
+                token=incident.provision_attempts,
+                title=incident.title,
+                severity=incident.severity,
+                status=incident.status,
+                service=incident.service,
+                scope=incident.scope,
+                description=incident.description,
+                declared_by=incident.declared_by,
+                declared_at=incident.declared_at,
+                response_url=incident.response_url,
+                ic=ic or incident.declared_by,
+                channel_name=incident.channel_name,
+                channel_id=incident.channel_id,
+                members_invited_at=incident.members_invited_at,
+                topic_set_at=incident.topic_set_at,
+                card_ts=incident.card_ts,
+                card_pinned_at=incident.card_pinned_at,
+                announcement_ts=incident.announcement_ts,
+            )
+
+    def _store(self, snap: Snapshot, values: dict[str, Any], event: tuple[str, str, dict[str, Any]] | None = None) -> None:
+        """Write what Slack returned (and its timeline event) if this run still holds the lease; renew it."""
+        now = self.clock.now()
+        with self.db.unit_of_work() as session:
+            updated = session.execute(
+                update(Incident)
+                .where(Incident.id == snap.id, Incident.provision_attempts == snap.token)
+                .values(**values, provision_lease_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if updated != 1:
+                raise LostLease()
+            if event is not None:
+                kind, summary, data = event
+                record(session, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
+
+    def _finish(self, snap: Snapshot) -> None:
+        self._store(snap, {"provisioned_at": self.clock.now(), "provision_error": None})
+        with self.db.unit_of_work() as session:
+            session.execute(update(Incident).where(Incident.id == snap.id).values(provision_lease_until=None))
+
+    def _fail(self, snap: Snapshot, step: str, exc: SlackError) -> None:
+        now = self.clock.now()
+        first_failure = False
+        with self.db.unit_of_work() as session:
+            incident = session.get_one(Incident, snap.id)
+            if incident.provision_attempts != snap.token:
+                return
+            first_failure = incident.provision_error is None and snap.token == 1
+            incident.provision_error = f"{step}: {exc.code}"
+            # Leave the lease in place a little longer: the sweep retries after a pause, not in a hot loop.
+            incident.provision_lease_until = now + self.retry_after_failure
+            record(
+                session,
+                snap.id,
+                kind="provisioning_failed",
+                actor=BOT_ACTOR,
+                at=now,
+                summary=f"Slack step '{messages.STEP_NAMES[step]}' failed ({exc.code}); retrying automatically",
+                data={"step": step, "error": exc.code, "method": exc.method, "attempt": snap.token},
+                dedupe_key=f"{snap.id}:provision:failed:{step}:{exc.code}",
+            )
+        log.warning("%s: provisioning step %s failed: %s", human_id(snap.id), step, exc)
+        if first_failure:
+            self._tell_declarer(snap, messages.provisioning_failed_reply(snap.id, step, exc.code, snap))
+
+    def _tell_declarer(self, snap: Snapshot, text: str) -> None:
+        if snap.response_url and self.gateway.respond(snap.response_url, text):
+            return
+        try:
+            self.gateway.post_message(snap.declared_by, text)  # a DM: the declarer must hear what happened
+        except SlackError as exc:
+            log.warning("%s: could not tell the declarer: %s", human_id(snap.id), exc.code)
+
+    # -- the steps ------------------------------------------------------------------------------------------
+
+    def _create_channel(self, snap: Snapshot) -> Snapshot:
+        base = naming.channel_name(
+            self.config.channel_name_template,
+            severity=snap.severity,
+            declared_at=snap.declared_at,
+            title=snap.title,
+            incident_number=snap.id,
+        )
+        held = self._names_held_by_others(snap.id, base)
+        bot_user = self.gateway.bot_user_id()
+        for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+            name = naming.with_suffix(base, attempt)
+            if name in held:
+                continue
+            self._store(snap, {"channel_name": name})
+            try:
+                channel_id = self.gateway.create_channel(name)
+            except SlackError as exc:
+                if exc.code != "name_taken":
+                    raise
+                # Maybe ours: an earlier run created it and crashed before storing the id. Adopt it, never make a twin.
+                found = self.gateway.find_channel_by_name(name)
+                if found is None or found.creator != bot_user or self._channel_held_by_other(snap.id, found.id, name):
+                    continue
+                channel_id = found.id
+            self._store(
+                snap,
+                {"channel_id": channel_id, "channel_name": name},
+                ("channel_created", f"Created channel #{name}", {"channel_id": channel_id, "name": name}),
+            )
+            return replace(snap, channel_id=channel_id, channel_name=name)
+        raise SlackError("conversations.create", "name_taken")
+
+    def _names_held_by_others(self, incident_id: int, base: str) -> set[str]:
+        with self.db.unit_of_work() as session:
+            names = session.scalars(
+                select(Incident.channel_name).where(Incident.id != incident_id, Incident.channel_name.startswith(base, autoescape=True))
+            )
+            return {n for n in names if n}
+
+    def _channel_held_by_other(self, incident_id: int, channel_id: str, name: str) -> bool:
+        with self.db.unit_of_work() as session:
+            other = session.scalar(
+                select(Incident.id).where(
+                    Incident.id != incident_id, or_(Incident.channel_id == channel_id, Incident.channel_name == name)
+                )
+            )
+            return other is not None
+
+    def _invite(self, snap: Snapshot) -> Snapshot:
+        assert snap.channel_id
+        users = {snap.declared_by, snap.ic}
+        for responder in self.config.severity(snap.severity).responders:
+            if responder.startswith("S"):
+                users.update(self.gateway.usergroup_members(responder))
+            else:
+                users.add(responder)
+        users.discard(self.gateway.bot_user_id())
+        refused = self.gateway.invite(snap.channel_id, users)
+        invited = sorted(users - {user for user, _ in refused})
+        summary = f"Invited {len(invited)} people" + (f"; Slack refused {len(refused)}" if refused else "")
+        now = self.clock.now()
+        self._store(snap, {"members_invited_at": now}, ("members_invited", summary, {"invited": invited, "refused": [list(r) for r in refused]}))
+        return replace(snap, members_invited_at=now)
+
+    def _set_topic(self, snap: Snapshot) -> Snapshot:
+        assert snap.channel_id
+        topic = messages.topic(snap.id, self.config.severity(snap.severity).label, snap.status, snap.ic)
+        self.gateway.set_topic(snap.channel_id, topic)
+        now = self.clock.now()
+        self._store(snap, {"topic_set_at": now}, ("topic_set", "Set the channel topic", {"topic": topic}))
+        return replace(snap, topic_set_at=now)
+
+    def _post_card(self, snap: Snapshot) -> Snapshot:
+        assert snap.channel_id
+        blocks = self.renderer.blocks("incident_card.json.j2", **messages.card_context(snap, self.config))
+        ts = self.gateway.post_message(snap.channel_id, messages.card_fallback(snap, self.config), blocks)
+        self._store(snap, {"card_ts": ts}, ("card_posted", "Posted the incident card", {"ts": ts}))
+        return replace(snap, card_ts=ts)
+
+    def _pin_card(self, snap: Snapshot) -> Snapshot:
+        assert snap.channel_id and snap.card_ts
+        self.gateway.pin(snap.channel_id, snap.card_ts)
+        now = self.clock.now()
+        self._store(snap, {"card_pinned_at": now}, ("card_pinned", "Pinned the incident card", {"ts": snap.card_ts}))
+        return replace(snap, card_pinned_at=now)
+
+    def _announce(self, snap: Snapshot) -> Snapshot:
+        channel = self.config.stakeholder_channel
+        assert channel and snap.channel_id
+        blocks = self.renderer.blocks("stakeholder_announcement.json.j2", **messages.card_context(snap, self.config))
+        text = messages.announcement_fallback(snap, self.config)
+        try:
+            ts = self.gateway.post_message(channel, text, blocks)
+        except SlackError as exc:
+            if exc.code != "not_in_channel":
+                raise
+            self.gateway.join(channel)
+            ts = self.gateway.post_message(channel, text, blocks)
+        self._store(snap, {"announcement_ts": ts}, ("stakeholders_announced", "Announced in the stakeholder channel", {"channel": channel, "ts": ts}))
+        return replace(snap, announcement_ts=ts)

@@ -1,0 +1,74 @@
+"""The subcommand registry and the `/incident` dispatcher."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.services import Services
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `/incident …` as Slack sent it; `ack` answers within Slack's 3 s (ephemeral by default)."""
+
+    services: Services
+    args: str
+    user_id: str
+    channel_id: str
+    trigger_id: str
+    response_url: str | None
+    ack: Callable[..., Any]
+
+    def reply(self, text: str) -> None:
+        self.ack(text=text, response_type="ephemeral")
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    usage: str
+    summary: str
+    run: Callable[[Invocation], None]
+
+
+REGISTRY: dict[str, Subcommand] = {}
+
+
+def register(name: str, usage: str, summary: str) -> Callable[[Callable[[Invocation], None]], Callable[[Invocation], None]]:
+    def wrap(run: Callable[[Invocation], None]) -> Callable[[Invocation], None]:
+        if name in REGISTRY:
+            raise ValueError(f"/incident {name} registered twice")
+        REGISTRY[name] = Subcommand(name, usage, summary, run)
+        return run
+
+    return wrap
+
+
+def help_text(intro: str | None = None) -> str:
+    lines = [intro] if intro else []
+    lines.append("*sevbot: `/incident` commands*")
+    lines += [f"• `{sub.usage}`: {sub.summary}" for sub in REGISTRY.values()]
+    return "\n".join(lines)
+
+
+def dispatch(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
+    text = (body.get("text") or "").strip()
+    verb, _, rest = text.partition(" ")
+    invocation = Invocation(
+        services=services,
+        args=rest.strip(),
+        user_id=body["user_id"],
+        channel_id=body.get("channel_id", ""),
+        trigger_id=body.get("trigger_id", ""),
+        response_url=body.get("response_url"),
+        ack=ack,
+    )
+    sub = REGISTRY.get(verb.lower())
+    if sub is None:
+        from bot.domain.text import escape_mrkdwn, truncate
+
+        intro = f"I don't know `/incident {escape_mrkdwn(truncate(verb, 40))}`." if verb else None
+        invocation.reply(help_text(intro))
+        return
+    sub.run(invocation)
