@@ -19,7 +19,6 @@ from commands import dispatch
 def build_app(services: Services, client: WebClient, signing_secret: str, *, workers: int = 16) -> App:
     app = App(
         client=client,
-        token=client.token,
         signing_secret=signing_secret,
         # Bolt answers Slack as soon as ack() is called and runs the rest of the listener on this pool.
         process_before_response=False,

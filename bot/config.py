@@ -138,6 +138,6 @@ def load_config(path: Path | None) -> IncidentConfig:
         return IncidentConfig.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        key = ".".join(str(part) for part in first["loc"])
         msg = first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{path}: {key}: {msg}") from None
+        raise ConfigError(f"{path}: {key}: {msg}" if key else f"{path}: {msg}") from None

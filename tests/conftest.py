@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import pytest
 
 from tests.dbs import postgres_unavailable, postgres_url, sqlite_url
+
+if TYPE_CHECKING:
+    from tests.harness import Bot
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -26,3 +30,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         pytest.skip(reason)
     with postgres_url() as url:
         yield url
+
+
+@pytest.fixture
+def bot(database_url: str) -> Iterator["Bot"]:
+    """The real bot over HTTP against the simulator, on SQLite and (when reachable) PostgreSQL."""
+    from tests.harness import Bot, running_bot  # noqa: F401
+
+    with running_bot(database_url) as running:
+        yield running
+
+
+@pytest.fixture
+def sqlite_bot(tmp_path: Path) -> Iterator["Bot"]:
+    """Same bot on SQLite only, for flows whose database behaviour another test already covers on both."""
+    from tests.harness import running_bot
+
+    with running_bot(f"sqlite:///{tmp_path / 'sevbot.db'}") as running:
+        yield running

@@ -15,6 +15,10 @@ from typing import Any
 
 SPEC_DIR = Path(__file__).parent / "spec"
 
+# Accepted by every method. `team_id`: slack_sdk adds it to every call when the client has one, and
+# Bolt's per-request `client` always does (org-wide apps need it); Slack accepts it everywhere.
+GLOBAL_ARGS = frozenset({"token", "team_id"})
+
 
 @dataclass(frozen=True)
 class Param:
@@ -62,7 +66,7 @@ def check_call(method: str, args: dict[str, Any]) -> list[str]:
         if p.required and p.name != "token" and args.get(p.name) in (None, ""):
             problems.append(f"{method}: missing required argument `{p.name}`")
     for name, value in args.items():
-        if name == "token":
+        if name in GLOBAL_ARGS and name not in spec:
             continue
         p = spec.get(name)
         if p is None:

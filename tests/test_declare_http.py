@@ -1,0 +1,41 @@
+"""`/incident declare` end to end: signed slash commands over HTTP, the simulator as Slack, both databases."""
+from __future__ import annotations
+
+from tests.harness import Bot, wait_for
+
+
+def test_inline_declare_opens_a_complete_incident(bot: Bot) -> None:
+    response = bot.slack.slash_command("U0L1", "declare sev1 Checkout is failing for all users")
+    assert response.status == 200
+    ack = response.json()
+    assert ack["response_type"] == "ephemeral" and "Declaring INC-1" in ack["text"]
+
+    incident = bot.wait_provisioned(1)
+    ws = bot.sim.workspace
+    channel = ws.channel_by_name(incident.channel_name)
+    assert channel is not None and channel.id == incident.channel_id
+    assert incident.channel_name.startswith("sev1-") and incident.channel_name.endswith("-checkout-is-failing-for-all-users")
+    # declarer + the sev1 responders (user group S0ONCALL = U0L1, U0L2) are in the channel
+    assert {"U0L1", "U0L2"} <= set(channel.members)
+    assert "SEV1" in channel.topic and "Investigating" in channel.topic and "<@U0L1>" in channel.topic
+    card = ws.find_message(channel.id, incident.card_ts)
+    assert card is not None and card.ts in ws.pins(channel.id)
+    card_text = str(card.blocks)
+    assert "Checkout is failing for all users" in card_text and "Incident Commander" in card_text and "<@U0L1>" in card_text
+    announcement = ws.find_message("C0STAKE", incident.announcement_ts)
+    assert announcement is not None and f"<#{channel.id}>" in str(announcement.blocks)
+    kinds = [e.kind for e in bot.timeline(1)]
+    assert kinds == ["declared", "role_assigned", "channel_created", "members_invited", "topic_set", "card_posted", "card_pinned", "stakeholders_announced"]
+    assert all(e.at.tzinfo is not None and e.actor for e in bot.timeline(1))
+    # the declarer hears where the incident lives
+    wait_for(lambda: any(channel.id in str(p.body) for p in ws.response_posts), what="declared reply")
+
+
+def test_declare_uses_at_most_six_web_api_calls(bot: Bot) -> None:
+    bot.slack.slash_command("U0L1", "declare sev1 Search is slow")
+    bot.wait_provisioned(1)
+    bot.sim.reset_calls()
+    bot.slack.slash_command("U0L2", "declare sev1 Login broken")
+    bot.wait_provisioned(2)
+    methods = [c.method for c in bot.sim.calls if c.method != "response_url"]  # response_url is not the Web API
+    assert methods == ["conversations.create", "conversations.invite", "conversations.setTopic", "chat.postMessage", "pins.add", "chat.postMessage"]
