@@ -264,6 +264,22 @@ def conversations_open(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         return body
 
 
+@method("conversations.join")
+def conversations_join(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    with ctx.ws.lock:
+        ch = channel_or_fail(ctx.ws, args.get("channel"))
+        if ch.is_im or ch.is_private:
+            raise SlackError("method_not_supported_for_channel_type")
+        if ch.is_archived:
+            raise SlackError("is_archived")
+        already = ctx.user_id in ch.members
+        ch.members.add(ctx.user_id)
+        body: dict[str, Any] = {"ok": True, "channel": ch.to_api()}
+        if already:
+            body["warning"] = "already_in_channel"
+        return body
+
+
 @method("conversations.archive")
 def conversations_archive(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     with ctx.ws.lock:

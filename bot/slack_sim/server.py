@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from . import blockkit, spec
@@ -42,6 +43,8 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     times: int = 1
+    # Only calls whose arguments satisfy this are faulted (e.g. chat.postMessage to one channel).
+    when: Callable[[dict[str, Any]], bool] | None = None
 
 
 @dataclass
@@ -116,26 +119,27 @@ class SlackSimulator:
             self.violations.clear()
 
     def inject(self, method: str, *, error: str | None = None, http_status: int | None = None,
-               retry_after: int | None = None, delay: float = 0.0, times: int = 1) -> None:
+               retry_after: int | None = None, delay: float = 0.0, times: int = 1,
+               when: Callable[[dict[str, Any]], bool] | None = None) -> None:
         """Make the next `times` calls to `method` fail (or stall) the given way."""
         if http_status == 429 and retry_after is None:
             retry_after = 1
         with self._lock:
-            self._faults.setdefault(method, []).append(Fault(error, http_status, retry_after, delay, times))
+            self._faults.setdefault(method, []).append(Fault(error, http_status, retry_after, delay, times, when))
 
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, method: str, args: dict[str, Any]) -> Fault | None:
         with self._lock:
             queue = self._faults.get(method) or []
-            if not queue:
+            f = next((f for f in queue if f.when is None or f.when(args)), None)
+            if f is None:
                 return None
-            f = queue[0]
             f.times -= 1
             if f.times <= 0:
-                queue.pop(0)
+                queue.remove(f)
             return f
 
     def _record(self, method: str, args: dict[str, Any], reply: _Reply) -> None:
@@ -168,7 +172,7 @@ class SlackSimulator:
         elif token != self.bot_token:
             reply = _Reply(200, {"ok": False, "error": "invalid_auth"})
         else:
-            fault = self._take_fault(method)
+            fault = self._take_fault(method, args)
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)  # a stall: the client may time out before we answer
             if fault is not None and (fault.error or fault.http_status):
