@@ -35,5 +35,6 @@ def configure(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # slack_sdk logs full request headers (the bearer token) at DEBUG; keep it above that regardless.
-    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLevelName(level) if isinstance(logging.getLevelName(level), int) else logging.INFO))
+    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, root.level))
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
