@@ -14,7 +14,7 @@ import pytest
 from bot.slack_sim import SlackDriver, SlackSimulator, Workspace
 from tests.harness import BOT_TOKEN, SIGNING_SECRET, wait_for
 
-SEVBOT = [sys.executable, "-m", "bot.cli"]
+SEVBOT = [sys.executable, "-m", "bot"]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

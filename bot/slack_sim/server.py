@@ -158,6 +158,34 @@ class SlackSimulator:
     def issue_response_url(self, channel_id: str, user_id: str, message_ts: str | None = None) -> str:
         return self.workspace.issue_response_url(self.base_url, channel_id, user_id, message_ts)
 
+    # ---- acting as Slack towards a bot (sandbox) ------------------------------------------
+    def connect_bot(self, bot_url: str, signing_secret: str) -> None:
+        """Let `POST /sim/slash` forward slash commands to this bot, signed, as Slack would."""
+        from .driver import SlackDriver
+
+        self._driver = SlackDriver(self, bot_url, signing_secret)
+
+    def handle_sim_slash(self, raw: bytes) -> _Reply:
+        driver = getattr(self, "_driver", None)
+        if driver is None:
+            return _Reply(409, {"ok": False, "error": "no_bot_connected"})
+        try:
+            body = json.loads(raw or b"{}")
+            user_id, text = str(body["user_id"]), str(body.get("text", ""))
+        except (ValueError, KeyError, TypeError):
+            return _Reply(400, {"ok": False, "error": "expected JSON {user_id, text, channel_id?}"})
+        if user_id not in self.workspace.users:
+            return _Reply(400, {"ok": False, "error": f"no such user {user_id}"})
+        command, _, rest = text.strip().partition(" ")
+        if not command.startswith("/"):
+            return _Reply(400, {"ok": False, "error": "a slash command starts with /, e.g. /incident help"})
+        response = driver.slash_command(user_id, rest, channel_id=str(body.get("channel_id") or "C0GENERAL"), command=command)
+        try:
+            answer: Any = response.json() if response.text else None
+        except ValueError:
+            answer = response.text
+        return _Reply(200, {"ok": True, "status": response.status, "response": answer})
+
     # ---- request handling ----------------------------------------------------------------
     def handle_api(self, method: str, args: dict[str, Any], auth_header: str | None) -> _Reply:
         if self.latency:
@@ -303,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = {"text": raw.decode("utf-8", "replace")}
             reply = sim.handle_response_url(parts[1], body)
+        elif parts == ["sim", "slash"] and self.command == "POST":
+            reply = sim.handle_sim_slash(raw)
         elif len(parts) == 2 and parts[0] == "upload" and self.command == "POST":
             reply = sim.handle_upload(parts[1], raw)
         else:
