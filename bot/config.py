@@ -30,6 +30,8 @@ class Severity(_Strict):
     description: str = Field(min_length=1, max_length=150)
     # Slack user ids (U…/W…) and user group ids (S…) invited to every incident of this severity.
     responders: tuple[str, ...] = ()
+    # Declaring or raising to this severity pages on-call (the paging flow itself is the scheduler's).
+    page: bool = False
 
     @field_validator("responders")
     @classmethod
@@ -47,8 +49,8 @@ class Role(_Strict):
 
 
 DEFAULT_SEVERITIES: dict[str, Severity] = {
-    "sev0": Severity(label="SEV0 · Critical", description="Total outage, data loss or security breach: payments down, customer data at risk. All hands, page everyone now."),
-    "sev1": Severity(label="SEV1 · High", description="Major degradation: login or checkout broken, key features down for many users. Immediate response."),
+    "sev0": Severity(label="SEV0 · Critical", description="Total outage, data loss or security breach: payments down, customer data at risk. All hands, page everyone now.", page=True),
+    "sev1": Severity(label="SEV1 · High", description="Major degradation: login or checkout broken, key features down for many users. Immediate response.", page=True),
     "sev2": Severity(label="SEV2 · Medium", description="Partial outage or degraded performance; a workaround exists. Core team responds."),
     "sev3": Severity(label="SEV3 · Low", description="Minor issue, bug or cosmetic problem for few users. Business-hours response."),
 }
@@ -61,6 +63,27 @@ DEFAULT_ROLES: tuple[Role, ...] = (
 )
 
 
+PERMISSION_TOKEN = re.compile(r"^(anyone|ic|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,})$")
+
+
+class Permissions(_Strict):
+    """Who may do what: "anyone", "ic" (the current Incident Commander), user ids (U…) or user groups (S…)."""
+
+    change_severity: tuple[str, ...] = ("anyone",)
+    hand_over_ic: tuple[str, ...] = ("anyone",)
+    resolve: tuple[str, ...] = ("ic",)
+
+    @field_validator("change_severity", "hand_over_ic", "resolve")
+    @classmethod
+    def _tokens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError('list at least one of "anyone", "ic", a user id (U…) or a user group id (S…)')
+        for token in value:
+            if not PERMISSION_TOKEN.match(token):
+                raise ValueError(f'{token!r} is not "anyone", "ic", a user id (U…) or a user group id (S…)')
+        return value
+
+
 class IncidentConfig(_Strict):
     default_severity: str = "sev2"
     stakeholder_channel: str | None = None
@@ -69,6 +92,13 @@ class IncidentConfig(_Strict):
     critical_services: tuple[str, ...] = ("payments", "checkout", "login", "database")
     severities: dict[str, Severity] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
     roles: tuple[Role, ...] = DEFAULT_ROLES
+    # The status list in order; the last one closes the incident.
+    statuses: tuple[str, ...] = ("investigating", "identified", "monitoring", "resolved")
+    # Allowed moves; unset means any move between open statuses, and into the closing one.
+    status_transitions: dict[str, tuple[str, ...]] | None = None
+    permissions: Permissions = Permissions()
+    # Reacting with this emoji (name without colons) on a message in an incident channel adds it to the timeline.
+    pin_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+'-]+$")
 
     @field_validator("severities")
     @classmethod
@@ -108,6 +138,18 @@ class IncidentConfig(_Strict):
             raise ValueError("role keys must be unique")
         return value
 
+    @field_validator("statuses")
+    @classmethod
+    def _statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) < 2:
+            raise ValueError("at least an open and a closing status are needed")
+        if len(set(value)) != len(value):
+            raise ValueError("statuses must be unique")
+        for status in value:
+            if not re.match(r"^[a-z][a-z0-9_-]{0,31}$", status):
+                raise ValueError(f"{status!r} must be a lowercase word")
+        return value
+
     @model_validator(mode="after")
     def _references(self) -> "IncidentConfig":
         if self.default_severity not in self.severities:
@@ -115,7 +157,29 @@ class IncidentConfig(_Strict):
         missing = set(self.critical_services) - set(self.services)
         if missing:
             raise ValueError(f"critical_services names {sorted(missing)[0]!r}, which is not in services")
+        for source, targets in (self.status_transitions or {}).items():
+            for status in (source, *targets):
+                if status not in self.statuses:
+                    raise ValueError(f"status_transitions names {status!r}, which is not in statuses")
         return self
+
+    @property
+    def open_status(self) -> str:
+        return self.statuses[0]
+
+    @property
+    def closed_status(self) -> str:
+        return self.statuses[-1]
+
+    def can_move(self, current: str, target: str) -> bool:
+        if current == target or target not in self.statuses:
+            return False
+        if self.status_transitions is not None:
+            return target in self.status_transitions.get(current, ())
+        return current != self.closed_status
+
+    def role(self, key: str) -> Role | None:
+        return next((r for r in self.roles if r.key == key), None)
 
     def severity(self, key: str) -> Severity:
         return self.severities[key]

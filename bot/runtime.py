@@ -75,7 +75,7 @@ class Runtime:
         server = create_server(wsgi, host=settings.sevbot_host, port=settings.sevbot_port, threads=16, ident="sevbot")
         scheduler = BackgroundScheduler(timezone="UTC")
         # Finish any declare that Slack or a crash interrupted; also runs once right at start.
-        scheduler.add_job(services.provisioner.sweep, "interval", seconds=sweep_seconds, id="provision-sweep",
+        scheduler.add_job(services.background_sweep, "interval", seconds=sweep_seconds, id="provision-sweep",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
         return cls(settings, services, app, server, scheduler)
 

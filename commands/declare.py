@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -68,17 +69,32 @@ def _open_modal(services: Services, trigger_id: str, channel_id: str, user_id: s
             log.warning("could not tell the user the form failed to open")
 
 
+_modal_lock = threading.Lock()
+_modal_applied: dict[str, float] = {}
+
+
 def on_modal_change(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
-    """Scope or service changed: re-render the modal with (or without) the severity suggestion."""
+    """Scope or service changed: re-render the modal with (or without) the severity suggestion.
+
+    Two quick changes arrive on two threads; each payload carries the whole form, so the newest one wins and an
+    older one arriving late is skipped rather than overwriting it.
+    """
     ack()
     view = body["view"]
+    action_ts = float(body["actions"][0].get("action_ts") or 0)
     form = declare_modal.read(view)
     rebuilt = declare_modal.build(services.config, origin_channel_id=form.origin_channel_id, scope=form.scope, service=form.service)
-    try:
-        services.gateway.update_view(view["id"], rebuilt, view.get("hash"))
-    except SlackError as exc:
-        # hash_conflict means a newer edit is already on screen; nothing to do.
-        log.info("declare modal update skipped: %s", exc.code)
+    with _modal_lock:
+        if _modal_applied.get(view["id"], 0.0) > action_ts:
+            return
+        _modal_applied[view["id"]] = action_ts
+        if len(_modal_applied) > 1000:  # views live minutes; forget the oldest
+            for stale in sorted(_modal_applied, key=_modal_applied.__getitem__)[:500]:
+                del _modal_applied[stale]
+        try:
+            services.gateway.update_view(view["id"], rebuilt)
+        except SlackError as exc:
+            log.info("declare modal update skipped: %s", exc.code)
 
 
 def on_modal_submit(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:

@@ -45,6 +45,10 @@ class Incident(Base):
     provision_error: Mapped[str | None] = mapped_column(Text)
     # A worker owns provisioning until this time; a crashed worker's claim simply expires.
     provision_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped by every change the card shows; the card (and topic) are re-rendered until synced catches up.
+    card_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    card_synced_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    topic: Mapped[str | None] = mapped_column(String(250))
 
     timeline: Mapped[list[TimelineEvent]] = relationship(back_populates="incident", order_by="TimelineEvent.id")
     roles: Mapped[list[RoleAssignment]] = relationship(back_populates="incident", order_by="RoleAssignment.id")
@@ -92,3 +96,28 @@ class RoleAssignment(Base):
             postgresql_where=text("ended_at IS NULL"),
         ),
     )
+
+
+class OutboxItem(Base):
+    """A Slack side effect decided in a transaction and performed after it commits (and retried until done).
+
+    Written in the same transaction as the change it reports, so a crash can delay a message but never lose it;
+    `dedupe_key` makes enqueuing the same effect twice harmless.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_pending", "done_at", "due_at"),)

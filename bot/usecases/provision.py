@@ -24,6 +24,8 @@ from bot.domain.incident import human_id
 from bot.render import Renderer
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.timeline import BOT_ACTOR, record
+from bot.usecases.card import CardSync, render_card
+from bot.usecases.incident_view import IncidentView, load_view
 from bot.views import messages
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,9 @@ class Outcome:
 
 
 class Provisioner:
-    def __init__(self, db: Database, gateway: SlackGateway, config: IncidentConfig, renderer: Renderer, clock: Clock) -> None:
+    def __init__(self, db: Database, gateway: SlackGateway, config: IncidentConfig, renderer: Renderer, clock: Clock,
+                 card_sync: CardSync | None = None) -> None:
+        self.card_sync = card_sync
         self.db = db
         self.gateway = gateway
         self.config = config
@@ -188,6 +192,9 @@ class Provisioner:
         self._store(snap, {"provisioned_at": self.clock.now(), "provision_error": None})
         with self.db.unit_of_work() as session:
             session.execute(update(Incident).where(Incident.id == snap.id).values(provision_lease_until=None))
+        if self.card_sync is not None:
+            # A role or status change that landed while we were posting: bring the card up to date now.
+            self.card_sync.sync(snap.id)
 
     def _fail(self, snap: Snapshot, step: str, exc: SlackError) -> None:
         now = self.clock.now()
@@ -289,19 +296,25 @@ class Provisioner:
         self._store(snap, {"members_invited_at": now}, ("members_invited", summary, {"invited": invited, "refused": [list(r) for r in refused]}))
         return replace(snap, members_invited_at=now)
 
+    def _fresh(self, snap: Snapshot) -> IncidentView:
+        """The card and topic show the incident as it is now, not as it was when provisioning began."""
+        with self.db.unit_of_work() as session:
+            return load_view(session, snap.id)
+
     def _set_topic(self, snap: Snapshot) -> Snapshot:
         assert snap.channel_id
-        topic = messages.topic(snap.id, self.config.severity(snap.severity).label, snap.status, snap.ic)
+        topic = messages.topic(self._fresh(snap), self.config)
         self.gateway.set_topic(snap.channel_id, topic)
         now = self.clock.now()
-        self._store(snap, {"topic_set_at": now}, ("topic_set", "Set the channel topic", {"topic": topic}))
+        self._store(snap, {"topic_set_at": now, "topic": topic}, ("topic_set", "Set the channel topic", {"topic": topic}))
         return replace(snap, topic_set_at=now)
 
     def _post_card(self, snap: Snapshot) -> Snapshot:
         assert snap.channel_id
-        blocks = self.renderer.blocks("incident_card.json.j2", **messages.card_context(snap, self.config))
-        ts = self.gateway.post_message(snap.channel_id, messages.card_fallback(snap, self.config), blocks)
-        self._store(snap, {"card_ts": ts}, ("card_posted", "Posted the incident card", {"ts": ts}))
+        view = self._fresh(snap)
+        text, blocks = render_card(self.renderer, self.config, replace(view, channel_id=snap.channel_id))
+        ts = self.gateway.post_message(snap.channel_id, text, blocks)
+        self._store(snap, {"card_ts": ts, "card_synced_version": view.card_version}, ("card_posted", "Posted the incident card", {"ts": ts}))
         return replace(snap, card_ts=ts)
 
     def _pin_card(self, snap: Snapshot) -> Snapshot:
@@ -314,8 +327,9 @@ class Provisioner:
     def _announce(self, snap: Snapshot) -> Snapshot:
         channel = self.config.stakeholder_channel
         assert channel and snap.channel_id
-        blocks = self.renderer.blocks("stakeholder_announcement.json.j2", **messages.card_context(snap, self.config))
-        text = messages.announcement_fallback(snap, self.config)
+        view = self._fresh(snap)
+        blocks = self.renderer.blocks("stakeholder_announcement.json.j2", **messages.card_context(view, self.config))
+        text = messages.announcement_fallback(view, self.config)
         try:
             ts = self.gateway.post_message(channel, text, blocks)
         except SlackError as exc:

@@ -8,6 +8,7 @@ from bot.domain.incident import SCOPES, human_id
 from bot.domain.text import escape_mrkdwn, one_line, truncate
 
 if TYPE_CHECKING:
+    from bot.usecases.incident_view import IncidentView
     from bot.usecases.provision import Snapshot
 
 TOPIC_LIMIT = 250
@@ -21,36 +22,46 @@ STEP_NAMES: dict[str, str] = {
 }
 
 
-def topic(incident_id: int, severity_label: str, status: str, ic: str) -> str:
-    return truncate(f"{severity_label} · {status.capitalize()} · IC: <@{ic}> · {human_id(incident_id)}", TOPIC_LIMIT)
+def severity_label(config: IncidentConfig, key: str) -> str:
+    return config.severities[key].label if key in config.severities else key.upper()
 
 
-def card_context(snap: "Snapshot", config: IncidentConfig) -> dict[str, Any]:
-    severity = config.severity(snap.severity)
+def topic(view: "IncidentView", config: IncidentConfig) -> str:
+    label = severity_label(config, view.severity)
+    return truncate(f"{label} · {view.status.capitalize()} · IC: <@{view.ic}> · {human_id(view.id)}", TOPIC_LIMIT)
+
+
+def card_context(view: "IncidentView", config: IncidentConfig) -> dict[str, Any]:
+    severity = config.severities.get(view.severity)
+    closed = view.status == config.closed_status
     return {
-        "incident_id": human_id(snap.id),
-        "title": snap.title,
-        "severity_label": severity.label,
-        "severity_description": severity.description,
-        "status": snap.status.capitalize(),
-        "ic": snap.ic,
-        "declared_by": snap.declared_by,
-        "declared_at": snap.declared_at,
-        "service": snap.service,
-        "critical": config.is_critical(snap.service),
-        "scope": SCOPES.get(snap.scope or "", None),
-        "description": snap.description,
-        "channel_id": snap.channel_id,
+        "incident_number": view.id,
+        "incident_id": human_id(view.id),
+        "title": view.title,
+        "severity_label": severity_label(config, view.severity),
+        "severity_description": severity.description if severity else "",
+        "status": view.status.capitalize(),
+        "ic": view.ic,
+        "other_roles": [(role.name, view.roles[role.key]) for role in config.roles if role.key != "ic" and role.key in view.roles],
+        "role_options": [(role.key, role.name) for role in config.roles][:100],
+        "declared_by": view.declared_by,
+        "declared_at": view.declared_at,
+        "service": view.service,
+        "critical": config.is_critical(view.service),
+        "scope": SCOPES.get(view.scope or "", None),
+        "description": view.description,
+        "channel_id": view.channel_id,
+        "open": not closed,
     }
 
 
-def card_fallback(snap: "Snapshot", config: IncidentConfig) -> str:
+def card_fallback(snap: "IncidentView | Snapshot", config: IncidentConfig) -> str:
     """The notification text (and screen-reader text) for the card."""
     label = config.severity(snap.severity).label
     return truncate(f"{human_id(snap.id)} · {label}: {escape_mrkdwn(one_line(snap.title))}", 3000)
 
 
-def announcement_fallback(snap: "Snapshot", config: IncidentConfig) -> str:
+def announcement_fallback(snap: "IncidentView | Snapshot", config: IncidentConfig) -> str:
     label = config.severity(snap.severity).label
     return truncate(f"{label} declared: {human_id(snap.id)} {escape_mrkdwn(one_line(snap.title))}, in <#{snap.channel_id}>", 3000)
 

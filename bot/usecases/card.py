@@ -1,0 +1,69 @@
+"""The one living incident card (and the channel topic), re-rendered from the database and updated in place.
+
+Every change the card shows bumps `card_version` and enqueues a `sync_card`. A sync renders the newest state and
+records the version it showed; if another change landed meanwhile it renders again, so the last word always wins.
+"""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock
+from bot.config import IncidentConfig
+from bot.db.engine import Database
+from bot.db.models import Incident
+from bot.outbox import enqueue
+from bot.render import Renderer
+from bot.slack.gateway import SlackGateway
+from bot.usecases.incident_view import IncidentView, load_view
+from bot.views import messages
+
+MAX_ROUNDS = 5
+
+
+def render_card(renderer: Renderer, config: IncidentConfig, view: IncidentView) -> tuple[str, list[dict[str, Any]]]:
+    context = messages.card_context(view, config)
+    return messages.card_fallback(view, config), renderer.blocks("incident_card.json.j2", **context)
+
+
+def card_changed(session: Session, clock: Clock, incident: Incident) -> None:
+    """Call inside the transaction of any change the card or topic shows."""
+    incident.card_version += 1
+    enqueue(session, clock, kind="sync_card", payload={"incident_id": incident.id}, incident_id=incident.id,
+            dedupe_key=f"card:{incident.id}:{incident.card_version}")
+
+
+class CardSync:
+    def __init__(self, db: Database, gateway: SlackGateway, renderer: Renderer, config: IncidentConfig) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.renderer = renderer
+        self.config = config
+        self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+
+    def sync(self, incident_id: int) -> dict[str, Any]:
+        # One sync per incident at a time in this process; versions make concurrent replicas converge too.
+        with self._locks[incident_id]:
+            for _ in range(MAX_ROUNDS):
+                with self.db.unit_of_work() as session:
+                    view = load_view(session, incident_id)
+                if view.card_ts is None or view.channel_id is None:
+                    return {"skipped": "card not posted yet; provisioning renders the newest state"}
+                if view.card_synced_version >= view.card_version:
+                    return {"version": view.card_synced_version}
+                text, blocks = render_card(self.renderer, self.config, view)
+                self.gateway.update_message(view.channel_id, view.card_ts, text, blocks)
+                topic = messages.topic(view, self.config)
+                if topic != view.topic:
+                    self.gateway.set_topic(view.channel_id, topic)
+                with self.db.unit_of_work() as session:
+                    session.execute(
+                        update(Incident)
+                        .where(Incident.id == incident_id, Incident.card_synced_version < view.card_version)
+                        .values(card_synced_version=view.card_version, topic=topic)
+                    )
+            return {"version": view.card_version}
