@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -16,16 +15,17 @@ from bot.services import Services
 from commands import dispatch
 
 
-def build_app(services: Services, client: WebClient, signing_secret: str, *, workers: int = 16) -> App:
+def build_app(services: Services, client: WebClient, signing_secret: str) -> App:
     app = App(
         client=client,
         signing_secret=signing_secret,
-        # Bolt answers Slack as soon as ack() is called and runs the rest of the listener on this pool.
-        process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sevbot-listener"),
+        # Listeners run on the request thread and only do fast database work before ack(); anything that calls
+        # Slack goes to Services.run_later. This skips Bolt's ack polling (10 ms steps) on every request.
+        process_before_response=True,
         ignoring_self_events_enabled=True,
     )
     services.gateway.bot_user_id()  # learn who we are once, at start, not on a user's request
+    services.warm_caches()
 
     def with_services(handler: Callable[[Services, dict[str, Any], Callable[..., Any]], None]) -> Callable[..., None]:
         def listener(body: dict[str, Any], ack: Callable[..., Any]) -> None:

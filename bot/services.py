@@ -1,7 +1,10 @@
 """Everything a command or job needs, built once at start and passed explicitly (no globals)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.config import IncidentConfig
@@ -25,6 +28,7 @@ class Services:
     outbox: Outbox
     card_sync: CardSync
     pager: Pager
+    _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="sevbot-work"))
 
     @classmethod
     def build(cls, db: Database, config: IncidentConfig, gateway: SlackGateway, clock: Clock, renderer: Renderer | None = None) -> "Services":
@@ -35,7 +39,27 @@ class Services:
         provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync)
         return cls(db, config, gateway, renderer, clock, provisioner, outbox, card_sync, RecordOnlyPager(clock))
 
+    def run_later(self, work: Callable[..., object], *args: object) -> None:
+        """Slow work after the ack (Slack calls), off the request thread; errors are logged, never swallowed."""
+        self._background.submit(_logged, work, *args)
+
+    def warm_caches(self) -> None:
+        """Look up the responder user groups at start so no declare waits on (or repeats) that call."""
+        groups = {r for severity in self.config.severities.values() for r in severity.responders if r.startswith("S")}
+        for group in sorted(groups):
+            try:
+                self.gateway.usergroup_members(group)
+            except Exception as exc:  # a bad group id must not stop start-up; declare will report it
+                logging.getLogger("sevbot").warning("could not look up user group %s: %s", group, exc)
+
     def background_sweep(self) -> None:
         """The periodic catch-up: unfinished declares, then Slack effects a crash or an outage left undone."""
         self.provisioner.sweep()
         self.outbox.drain()
+
+
+def _logged(work: Callable[..., object], *args: object) -> None:
+    try:
+        work(*args)
+    except Exception:
+        logging.getLogger("sevbot.work").exception("background work %s failed", getattr(work, "__qualname__", work))

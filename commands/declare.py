@@ -23,7 +23,7 @@ def run(invocation: Invocation) -> None:
     services = invocation.services
     if not invocation.args:
         invocation.ack()
-        _open_modal(services, invocation.trigger_id, invocation.channel_id, invocation.user_id)
+        services.run_later(_open_modal, services, invocation.trigger_id, invocation.channel_id, invocation.user_id)
         return
     first, _, rest = invocation.args.partition(" ")
     severity = services.config.default_severity
@@ -55,7 +55,7 @@ def run(invocation: Invocation) -> None:
     )
     # Recorded first: the ack names the incident, and Slack work happens after Slack has its answer.
     invocation.reply(declaring_ack(declared.incident_id))
-    services.provisioner.run(declared.incident_id)
+    services.run_later(services.provisioner.run, declared.incident_id)
 
 
 def _open_modal(services: Services, trigger_id: str, channel_id: str, user_id: str) -> None:
@@ -80,6 +80,10 @@ def on_modal_change(services: Services, body: dict[str, Any], ack: Callable[...,
     older one arriving late is skipped rather than overwriting it.
     """
     ack()
+    services.run_later(_rerender_modal, services, body)
+
+
+def _rerender_modal(services: Services, body: dict[str, Any]) -> None:
     view = body["view"]
     action_ts = float(body["actions"][0].get("action_ts") or 0)
     form = declare_modal.read(view)
@@ -122,4 +126,4 @@ def on_modal_submit(services: Services, body: dict[str, Any], ack: Callable[...,
     )
     ack()
     if declared.created:
-        services.provisioner.run(declared.incident_id)
+        services.run_later(services.provisioner.run, declared.incident_id)

@@ -8,6 +8,7 @@ Runs are fenced: a claim takes a lease and a token (the attempt number), and eve
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -72,9 +73,21 @@ class Outcome:
     error: str | None = None
 
 
+class StepFailed(Exception):
+    def __init__(self, step: str, error: SlackError) -> None:
+        super().__init__(f"{step}: {error}")
+        self.step = step
+        self.error = error
+
+
 class Provisioner:
+    """Runs the steps: the channel first; then, in parallel, card → pin, invite, topic and the announcement.
+
+    Only the pin truly depends on another step, so after the channel exists the slowest chain is two Slack calls.
+    """
+
     def __init__(self, db: Database, gateway: SlackGateway, config: IncidentConfig, renderer: Renderer, clock: Clock,
-                 card_sync: CardSync | None = None) -> None:
+                 card_sync: CardSync | None = None, *, parallelism: int = 16) -> None:
         self.card_sync = card_sync
         self.db = db
         self.gateway = gateway
@@ -82,14 +95,7 @@ class Provisioner:
         self.renderer = renderer
         self.clock = clock
         self.retry_after_failure = RETRY_AFTER_FAILURE
-        self._steps: list[tuple[str, Callable[[Snapshot], bool], Callable[[Snapshot], Snapshot]]] = [
-            ("channel", lambda s: s.channel_id is not None, self._create_channel),
-            ("invite", lambda s: s.members_invited_at is not None, self._invite),
-            ("topic", lambda s: s.topic_set_at is not None, self._set_topic),
-            ("card", lambda s: s.card_ts is not None, self._post_card),
-            ("pin", lambda s: s.card_pinned_at is not None, self._pin_card),
-            ("announce", lambda s: s.announcement_ts is not None or self.config.stakeholder_channel is None, self._announce),
-        ]
+        self._branches = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="sevbot-provision-step")
 
     # -- entry points ---------------------------------------------------------------------------------------
 
@@ -97,21 +103,55 @@ class Provisioner:
         snap = self._claim(incident_id)
         if snap is None:
             return Outcome(incident_id, done=False)
-        current_step = ""
         try:
-            for current_step, is_done, perform in self._steps:
-                if not is_done(snap):
-                    snap = perform(snap)
+            if snap.channel_id is None:
+                snap = self._step("channel", self._create_channel, snap)
+            self._run_branches(snap)
             self._finish(snap)
         except LostLease:
             log.info("%s: another worker owns provisioning now", human_id(incident_id))
             return Outcome(incident_id, done=False)
-        except SlackError as exc:
-            self._fail(snap, current_step, exc)
-            return Outcome(incident_id, done=False, failed_step=current_step, error=exc.code)
+        except StepFailed as failed:
+            self._fail(snap, failed.step, failed.error)
+            return Outcome(incident_id, done=False, failed_step=failed.step, error=failed.error.code)
         if snap.response_url:
             self.gateway.respond(snap.response_url, messages.declared_reply(snap.id, snap.channel_id))
         return Outcome(incident_id, done=True)
+
+    def _run_branches(self, snap: Snapshot) -> None:
+        view = self._fresh(snap)  # one read serves the card, the topic and the announcement
+        branches: list[Callable[[], None]] = []
+        if snap.card_ts is None or snap.card_pinned_at is None:
+            branches.append(lambda: self._card_then_pin(snap, view))
+        if snap.members_invited_at is None:
+            branches.append(lambda: self._step("invite", self._invite, snap))
+        if snap.topic_set_at is None:
+            branches.append(lambda: self._step("topic", lambda s: self._set_topic(s, view), snap))
+        if snap.announcement_ts is None and self.config.stakeholder_channel is not None:
+            branches.append(lambda: self._step("announce", lambda s: self._announce(s, view), snap))
+        futures = [self._branches.submit(branch) for branch in branches]
+        problems: list[BaseException] = []
+        for future in futures:  # wait for every branch: each stores its own result, success or not
+            error = future.exception()
+            if error is not None:
+                problems.append(error)
+        for problem in problems:
+            if isinstance(problem, LostLease):
+                raise problem
+        if problems:
+            raise problems[0]
+
+    def _card_then_pin(self, snap: Snapshot, view: IncidentView) -> None:
+        if snap.card_ts is None:
+            snap = self._step("card", lambda s: self._post_card(s, view), snap)
+        self._step("pin", self._pin_card, snap)
+
+    @staticmethod
+    def _step(name: str, perform: Callable[[Snapshot], Snapshot], snap: Snapshot) -> Snapshot:
+        try:
+            return perform(snap)
+        except SlackError as exc:
+            raise StepFailed(name, exc) from None
 
     def pending(self, limit: int = 50) -> list[int]:
         """Incidents whose provisioning is unfinished and not owned by a live worker (the sweep's work)."""
@@ -172,14 +212,15 @@ class Provisioner:
                 announcement_ts=incident.announcement_ts,
             )
 
-    def _store(self, snap: Snapshot, values: dict[str, Any], event: tuple[str, str, dict[str, Any]] | None = None) -> None:
+    def _store(self, snap: Snapshot, values: dict[str, Any], event: tuple[str, str, dict[str, Any]] | None = None,
+               *, release: bool = False) -> None:
         """Write what Slack returned (and its timeline event) if this run still holds the lease; renew it."""
         now = self.clock.now()
         with self.db.unit_of_work() as session:
             updated = session.execute(
                 update(Incident)
                 .where(Incident.id == snap.id, Incident.provision_attempts == snap.token)
-                .values(**values, provision_lease_until=now + LEASE)
+                .values(**values, provision_lease_until=None if release else now + LEASE)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if updated != 1:
@@ -189,16 +230,13 @@ class Provisioner:
                 record(session, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
 
     def _finish(self, snap: Snapshot) -> None:
-        self._store(snap, {"provisioned_at": self.clock.now(), "provision_error": None})
-        with self.db.unit_of_work() as session:
-            session.execute(update(Incident).where(Incident.id == snap.id).values(provision_lease_until=None))
+        self._store(snap, {"provisioned_at": self.clock.now(), "provision_error": None}, release=True)
         if self.card_sync is not None:
             # A role or status change that landed while we were posting: bring the card up to date now.
             self.card_sync.sync(snap.id)
 
     def _fail(self, snap: Snapshot, step: str, exc: SlackError) -> None:
         now = self.clock.now()
-        first_failure = False
         with self.db.unit_of_work() as session:
             incident = session.get_one(Incident, snap.id)
             if incident.provision_attempts != snap.token:
@@ -217,9 +255,18 @@ class Provisioner:
                 data={"step": step, "error": exc.code, "method": exc.method, "attempt": snap.token},
                 dedupe_key=f"{snap.id}:provision:failed:{step}:{exc.code}",
             )
+            progress = replace(
+                snap,
+                channel_id=incident.channel_id,
+                members_invited_at=incident.members_invited_at,
+                topic_set_at=incident.topic_set_at,
+                card_ts=incident.card_ts,
+                card_pinned_at=incident.card_pinned_at,
+                announcement_ts=incident.announcement_ts,
+            )
         log.warning("%s: provisioning step %s failed: %s", human_id(snap.id), step, exc)
         if first_failure:
-            self._tell_declarer(snap, messages.provisioning_failed_reply(snap.id, step, exc.code, snap))
+            self._tell_declarer(snap, messages.provisioning_failed_reply(snap.id, step, exc.code, progress))
 
     def _tell_declarer(self, snap: Snapshot, text: str) -> None:
         if snap.response_url and self.gateway.respond(snap.response_url, text):
@@ -299,20 +346,19 @@ class Provisioner:
     def _fresh(self, snap: Snapshot) -> IncidentView:
         """The card and topic show the incident as it is now, not as it was when provisioning began."""
         with self.db.unit_of_work() as session:
-            return load_view(session, snap.id)
+            return replace(load_view(session, snap.id), channel_id=snap.channel_id)
 
-    def _set_topic(self, snap: Snapshot) -> Snapshot:
+    def _set_topic(self, snap: Snapshot, view: IncidentView) -> Snapshot:
         assert snap.channel_id
-        topic = messages.topic(self._fresh(snap), self.config)
+        topic = messages.topic(view, self.config)
         self.gateway.set_topic(snap.channel_id, topic)
         now = self.clock.now()
         self._store(snap, {"topic_set_at": now, "topic": topic}, ("topic_set", "Set the channel topic", {"topic": topic}))
         return replace(snap, topic_set_at=now)
 
-    def _post_card(self, snap: Snapshot) -> Snapshot:
+    def _post_card(self, snap: Snapshot, view: IncidentView) -> Snapshot:
         assert snap.channel_id
-        view = self._fresh(snap)
-        text, blocks = render_card(self.renderer, self.config, replace(view, channel_id=snap.channel_id))
+        text, blocks = render_card(self.renderer, self.config, view)
         ts = self.gateway.post_message(snap.channel_id, text, blocks)
         self._store(snap, {"card_ts": ts, "card_synced_version": view.card_version}, ("card_posted", "Posted the incident card", {"ts": ts}))
         return replace(snap, card_ts=ts)
@@ -324,10 +370,9 @@ class Provisioner:
         self._store(snap, {"card_pinned_at": now}, ("card_pinned", "Pinned the incident card", {"ts": snap.card_ts}))
         return replace(snap, card_pinned_at=now)
 
-    def _announce(self, snap: Snapshot) -> Snapshot:
+    def _announce(self, snap: Snapshot, view: IncidentView) -> Snapshot:
         channel = self.config.stakeholder_channel
         assert channel and snap.channel_id
-        view = self._fresh(snap)
         blocks = self.renderer.blocks("stakeholder_announcement.json.j2", **messages.card_context(view, self.config))
         text = messages.announcement_fallback(view, self.config)
         try:
