@@ -8,8 +8,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 import commands.declare
+import commands.events
 import commands.help  # noqa: F401  (registers itself)
 import commands.list  # noqa: F401
+import commands.roles
+import commands.status  # noqa: F401
 from bot.ids import ActionId, CallbackId
 from bot.services import Services
 from commands import dispatch
@@ -37,4 +40,18 @@ def build_app(services: Services, client: WebClient, signing_secret: str) -> App
     app.view(CallbackId.DECLARE_MODAL)(with_services(commands.declare.on_modal_submit))
     for action in (ActionId.DECLARE_SCOPE, ActionId.DECLARE_SERVICE):
         app.action(action)(with_services(commands.declare.on_modal_change))
+    app.action(ActionId.TAKE_COMMAND)(with_services(commands.roles.on_take_command))
+    app.action(ActionId.PICK_ROLE)(with_services(commands.roles.on_pick_role))
+    app.view(CallbackId.ASSIGN_ROLE)(with_services(commands.roles.on_assign_submit))
+
+    def event_listener(handler: Callable[[Services, dict[str, Any]], None]) -> Callable[..., None]:
+        def listener(body: dict[str, Any]) -> None:
+            handler(services, body)
+
+        return listener
+
+    for name in ("reaction_added", "reaction_removed"):
+        app.event(name)(event_listener(commands.events.on_reaction))
+    for name in ("pin_added", "pin_removed"):
+        app.event(name)(event_listener(commands.events.on_pin))
     return app

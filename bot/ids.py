@@ -6,6 +6,7 @@ from enum import StrEnum
 
 class CallbackId(StrEnum):
     DECLARE_MODAL = "declare_modal"
+    ASSIGN_ROLE = "assign_role_modal"
 
 
 class DeclareBlock(StrEnum):
@@ -23,6 +24,9 @@ class ActionId(StrEnum):
     DECLARE_SCOPE = "declare_scope_choice"
     DECLARE_SERVICE = "declare_service_select"
     DECLARE_DESCRIPTION = "declare_description_input"
+    TAKE_COMMAND = "card_take_command"
+    PICK_ROLE = "card_pick_role"
+    ASSIGN_ROLE_USER = "assign_role_user_select"
 
 
 # Actions that fire block_actions from inside the declare modal (dispatch_action inputs).

@@ -1,4 +1,8 @@
-"""Writing the timeline: every flow records here, in the same transaction as the change it describes."""
+"""Writing the timeline: every flow records here, in the same transaction as the change it describes.
+
+A summary is Slack mrkdwn that is safe to show as it is: user text in it is escaped when recorded (the raw text, when
+it matters, is kept in `data`).
+"""
 from __future__ import annotations
 
 from datetime import datetime

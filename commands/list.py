@@ -11,7 +11,7 @@ MAX_LISTED = 30
 
 @register("list", "/incident list", "the open incidents, with links to their channels")
 def run(invocation: Invocation) -> None:
-    incidents = open_incidents(invocation.services.db, limit=MAX_LISTED + 1)
+    incidents = open_incidents(invocation.services.db, invocation.services.config.closed_status, limit=MAX_LISTED + 1)
     if not incidents:
         invocation.reply(":white_check_mark: No open incidents.")
         return

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.services import Services
+from bot.usecases.errors import BadInput, Refused
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,16 @@ class Invocation:
 
     def reply(self, text: str) -> None:
         self.ack(text=text, response_type="ephemeral")
+
+    def incident_here(self) -> int:
+        """The incident whose channel this command was typed in, or a BadInput that says where to go."""
+        from bot.usecases.errors import BadInput
+        from bot.usecases.queries import incident_id_for_channel
+
+        incident_id = incident_id_for_channel(self.services.db, self.channel_id)
+        if incident_id is None:
+            raise BadInput("Run this in an incident's channel (`/incident list` shows them).")
+        return incident_id
 
 
 @dataclass(frozen=True)
@@ -71,4 +82,8 @@ def dispatch(services: Services, body: dict[str, Any], ack: Callable[..., Any]) 
         intro = f"I don't know `/incident {escape_mrkdwn(truncate(verb, 40))}`." if verb else None
         invocation.reply(help_text(intro))
         return
-    sub.run(invocation)
+    try:
+        sub.run(invocation)
+    except (BadInput, Refused) as problem:
+        # Bad input and refusals answer privately; nothing was changed (a refusal is recorded by the use case).
+        invocation.reply(f":no_entry: {problem}" if isinstance(problem, Refused) else f":x: {problem}")

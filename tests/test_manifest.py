@@ -31,6 +31,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "conversations.list": frozenset({"channels:read"}),
     "conversations.info": frozenset({"channels:read"}),
     "conversations.join": frozenset({"channels:join"}),
+    "conversations.history": frozenset({"channels:history"}),
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
     "chat.postEphemeral": frozenset({"chat:write"}),

@@ -121,3 +121,12 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_outbox_pending", "done_at", "due_at"),)
+
+
+class ProcessedEvent(Base):
+    """Events API deliveries already handled: Slack retries (X-Slack-Retry-Num) and duplicates are skipped."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

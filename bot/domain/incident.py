@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import re
 
-STATUSES: tuple[str, ...] = ("investigating", "identified", "monitoring", "resolved")
-OPEN_STATUS = "investigating"
-CLOSED_STATUS = "resolved"
 SCOPES: dict[str, str] = {"one": "One user", "some": "Some users", "all": "All users"}
 
 _HUMAN_ID = re.compile(r"^INC-([0-9]+)$", re.IGNORECASE)

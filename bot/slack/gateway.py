@@ -43,6 +43,14 @@ class SlackError(Exception):
 
 
 @dataclass(frozen=True)
+class UserInfo:
+    id: str
+    name: str
+    deleted: bool
+    is_bot: bool
+
+
+@dataclass(frozen=True)
 class ChannelInfo:
     id: str
     name: str
@@ -69,6 +77,7 @@ class SlackGateway:
         self.client = client
         self._bot_user_id: str | None = None
         self._group_cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._user_cache: dict[str, tuple[float, UserInfo | None]] = {}
         self._lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------------------------------
@@ -188,6 +197,34 @@ class SlackGateway:
         self._call("views.update", **args)
 
     # -- people ---------------------------------------------------------------------------------------------
+
+    def user(self, user_id: str) -> UserInfo | None:
+        """Who a user id is (None when Slack has no such user); cached briefly, people rarely change mid-incident."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._user_cache.get(user_id)
+            if cached and now - cached[0] < USERGROUP_CACHE_SECONDS:
+                return cached[1]
+        try:
+            data = self._call("users.info", user=user_id)["user"]
+            info: UserInfo | None = UserInfo(id=data["id"], name=data.get("name", ""), deleted=bool(data.get("deleted")), is_bot=bool(data.get("is_bot")))
+        except SlackError as exc:
+            if exc.code != "user_not_found":
+                raise
+            info = None
+        with self._lock:
+            self._user_cache[user_id] = (now, info)
+        return info
+
+    # -- reading messages (only for the rare pin/reaction; the timeline lives in our database) --------------
+
+    def message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        data = self._call("conversations.history", channel=channel_id, latest=ts, inclusive=True, limit=1)
+        messages = [m for m in data.get("messages", []) if m.get("ts") == ts]
+        return dict(messages[0]) if messages else None
+
+    def permalink(self, channel_id: str, ts: str) -> str:
+        return str(self._call("chat.getPermalink", channel=channel_id, message_ts=ts)["permalink"])
 
     def usergroup_members(self, group_id: str) -> tuple[str, ...]:
         """Members of a user group, cached for a few minutes: responders rarely change mid-incident."""

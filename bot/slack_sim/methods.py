@@ -211,6 +211,30 @@ def conversations_info(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": ch.to_api(ctx.user_id)}
 
 
+@method("conversations.history")
+def conversations_history(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """Newest first, bounded by `latest`/`oldest` (exclusive unless `inclusive`), as Slack pages it."""
+    with ctx.ws.lock:
+        ch = channel_or_fail(ctx.ws, args.get("channel"))
+        if ctx.user_id not in ch.members:
+            raise SlackError("not_in_channel")
+    inclusive = bool_arg(args.get("inclusive"))
+    latest = float(args["latest"]) if args.get("latest") else None
+    oldest = float(args["oldest"]) if args.get("oldest") else None
+
+    def within(ts: float) -> bool:
+        if latest is not None and (ts > latest or (ts == latest and not inclusive)):
+            return False
+        if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
+            return False
+        return True
+
+    found = [m for m in reversed(ctx.ws.messages(ch.id)) if m.thread_ts in (None, m.ts) and within(float(m.ts))]
+    page, cursor = paginate(found, args)
+    return {"ok": True, "messages": [m.to_api() for m in page], "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor}}
+
+
 @method("conversations.list")
 def conversations_list(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     ws = ctx.ws

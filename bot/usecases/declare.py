@@ -10,7 +10,7 @@ from bot.clock import Clock
 from bot.config import IncidentConfig
 from bot.db.engine import Database
 from bot.db.models import Incident, RoleAssignment
-from bot.domain.incident import OPEN_STATUS, human_id
+from bot.domain.incident import human_id
 from bot.timeline import record
 
 MAX_TITLE = 2000
@@ -54,7 +54,7 @@ def declare(db: Database, config: IncidentConfig, clock: Clock, request: Declare
             incident = Incident(
                 title=request.title[:MAX_TITLE],
                 severity=request.severity,
-                status=OPEN_STATUS,
+                status=config.open_status,
                 service=request.service,
                 scope=request.scope,
                 description=(request.description or None) and request.description[:MAX_DESCRIPTION],

@@ -1,0 +1,92 @@
+"""Status and severity changes: update, record, refresh the card and topic, and tell the channel and stakeholders."""
+from __future__ import annotations
+
+from bot.domain.severity import normalise_severity, severity_rank
+from bot.domain.text import escape_mrkdwn, one_line, truncate
+from bot.outbox import enqueue
+from bot.services import Services
+from bot.timeline import record
+from bot.usecases.card import card_changed
+from bot.usecases.common import locked_incident, require_permission
+from bot.usecases.errors import BadInput
+from bot.views.messages import severity_label
+
+MAX_REASON = 1000
+
+
+def _reason(text: str | None) -> str | None:
+    if not text:
+        return None
+    if len(text) > MAX_REASON:
+        raise BadInput(f"Keep the note under {MAX_REASON:,} characters ({len(text):,} given); add detail with `/incident note`.")
+    return text
+
+
+def set_status(services: Services, incident_id: int, status: str, note: str | None, actor: str) -> str:
+    config = services.config
+    status = status.lower()
+    if status not in config.statuses:
+        raise BadInput(f"`{escape_mrkdwn(truncate(status, 30))}` is not a status. Statuses: {', '.join(config.statuses)}.")
+    note = _reason(note)
+    if status == config.closed_status:
+        require_permission(services, incident_id, actor, config.permissions.resolve, "resolve the incident")
+    now = services.clock.now()
+    with services.db.unit_of_work() as session:
+        incident = locked_incident(session, incident_id)
+        previous = incident.status
+        if previous == status:
+            return f"INC-{incident_id} is already {status}."
+        if not config.can_move(previous, status):
+            allowed = [s for s in config.statuses if config.can_move(previous, s)]
+            raise BadInput(f"INC-{incident_id} can't go from {previous} to {status}. From {previous} it can go to: {', '.join(allowed) or 'nothing'}.")
+        incident.status = status
+        suffix = f": {escape_mrkdwn(note)}" if note else ""
+        record(session, incident_id, kind="status_changed", actor=actor, at=now,
+               summary=f"Status {previous} → {status}{suffix}", data={"from": previous, "to": status, "note": note})
+        card_changed(session, services.clock, incident)
+        detail = f"\n>{escape_mrkdwn(one_line(note))}" if note else ""
+        line = f":large_blue_circle: *INC-{incident_id}* status: {previous} → *{status}* by <@{actor}>{detail}"
+        _announce(services, session, incident, line, f"status:{incident.card_version}")
+    services.run_later(services.outbox.drain, incident_id)
+    return f":white_check_mark: INC-{incident_id} is now {status}."
+
+
+def set_severity(services: Services, incident_id: int, level: str, reason: str | None, actor: str) -> str:
+    config = services.config
+    severity = normalise_severity(level, config)
+    if severity is None:
+        raise BadInput(f"`{escape_mrkdwn(truncate(level, 20))}` is not a severity. Use one of {', '.join(config.severities)} (or p0…p3).")
+    reason = _reason(reason)
+    require_permission(services, incident_id, actor, config.permissions.change_severity, "change the severity")
+    now = services.clock.now()
+    with services.db.unit_of_work() as session:
+        incident = locked_incident(session, incident_id)
+        previous = incident.severity
+        if previous == severity:
+            return f"INC-{incident_id} is already {severity_label(config, severity)}."
+        incident.severity = severity
+        raised = severity_rank(severity) < severity_rank(previous)
+        word = "raised" if raised else "lowered"
+        suffix = f": {escape_mrkdwn(reason)}" if reason else ""
+        record(session, incident_id, kind="severity_changed", actor=actor, at=now,
+               summary=f"Severity {word}: {severity_label(config, previous)} → {severity_label(config, severity)}{suffix}",
+               data={"from": previous, "to": severity, "reason": reason})
+        card_changed(session, services.clock, incident)
+        detail = f"\n>{escape_mrkdwn(one_line(reason))}" if reason else ""
+        line = f":rotating_light: *INC-{incident_id}* severity {word}: {severity_label(config, previous)} → *{severity_label(config, severity)}* by <@{actor}>{detail}"
+        if raised and config.severity(severity).page:
+            line += "\n" + services.pager.request_page(session, incident_id, reason=f"severity raised to {severity}", actor=actor)
+        _announce(services, session, incident, line, f"severity:{incident.card_version}")
+    services.run_later(services.outbox.drain, incident_id)
+    return f":white_check_mark: INC-{incident_id} is now {severity_label(config, severity)}."
+
+
+def _announce(services: Services, session, incident, line: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    """The change in the incident channel, and for stakeholders in their channel."""
+    if incident.channel_id:
+        enqueue(session, services.clock, kind="post", incident_id=incident.id, dedupe_key=f"{incident.id}:{key}:channel",
+                payload={"channel": incident.channel_id, "text": line})
+    if services.config.stakeholder_channel:
+        follow = f" · <#{incident.channel_id}>" if incident.channel_id else ""
+        enqueue(session, services.clock, kind="post", incident_id=incident.id, dedupe_key=f"{incident.id}:{key}:stakeholders",
+                payload={"channel": services.config.stakeholder_channel, "text": line + follow})
