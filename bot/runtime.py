@@ -108,4 +108,5 @@ class Runtime:
         self.server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.services.shutdown()
         self.services.db.dispose()

@@ -15,7 +15,7 @@ import urllib.request
 from typing import Any
 
 from bot import logs
-from bot.config import IncidentConfig, Severity, load_config
+from bot.config import IncidentConfig
 from bot.db.migrate import upgrade
 from bot.runtime import Runtime, StartupError
 from bot.settings import load_settings
@@ -29,7 +29,7 @@ def sandbox_config() -> IncidentConfig:
     base = IncidentConfig()
     severities = dict(base.severities)
     for key, responders in (("sev0", ("S0ONCALL", "U0IC")), ("sev1", ("S0ONCALL",))):
-        severities[key] = Severity(label=severities[key].label, description=severities[key].description, responders=responders)
+        severities[key] = severities[key].model_copy(update={"responders": responders})
     return IncidentConfig(stakeholder_channel="C0STAKE", severities=severities)
 
 

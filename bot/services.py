@@ -43,6 +43,11 @@ class Services:
         """Slow work after the ack (Slack calls), off the request thread; errors are logged, never swallowed."""
         self._background.submit(_logged, work, *args)
 
+    def shutdown(self) -> None:
+        """Let work already handed over finish (it holds leases and would otherwise be swept later)."""
+        self._background.shutdown(wait=True)
+        self.provisioner.shutdown()
+
     def warm_caches(self) -> None:
         """Look up the responder user groups at start so no declare waits on (or repeats) that call."""
         groups = {r for severity in self.config.severities.values() for r in severity.responders if r.startswith("S")}

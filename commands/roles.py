@@ -69,11 +69,10 @@ def _card_value(services: Services, body: dict[str, Any]) -> tuple[int, str]:
 
 
 def _answer(services: Services, body: dict[str, Any], text: str) -> None:
-    """Private answer to a click, in the channel where it happened."""
-    channel = (body.get("channel") or {}).get("id")
-    if not channel:
-        return
-    services.run_later(_ephemeral, services, channel, body["user"]["id"], text)
+    """Private answer to a click, through the click's response_url (works for anyone who could see the button)."""
+    response_url = body.get("response_url")
+    if response_url:
+        services.run_later(services.gateway.respond, response_url, text)
 
 
 def _ephemeral(services: Services, channel: str, user: str, text: str) -> None:

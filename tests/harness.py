@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from bot.config import IncidentConfig, Severity
+from bot.config import IncidentConfig
 from bot.db.migrate import upgrade
 from bot.db.models import Incident, TimelineEvent
 from bot.runtime import Runtime
@@ -21,11 +21,11 @@ BOT_TOKEN = "xoxb-sim-token"
 T = TypeVar("T")
 
 
-def test_config(**overrides: Any) -> IncidentConfig:
+def incident_config(**overrides: Any) -> IncidentConfig:
     base = IncidentConfig()
     severities = dict(base.severities)
-    severities["sev1"] = Severity(label=severities["sev1"].label, description=severities["sev1"].description, responders=("S0ONCALL",))
-    severities["sev0"] = Severity(label=severities["sev0"].label, description=severities["sev0"].description, responders=("S0ONCALL", "U0IC"))
+    severities["sev1"] = severities["sev1"].model_copy(update={"responders": ("S0ONCALL",)})
+    severities["sev0"] = severities["sev0"].model_copy(update={"responders": ("S0ONCALL", "U0IC")})
     values: dict[str, Any] = {"stakeholder_channel": "C0STAKE", "severities": severities} | overrides
     return IncidentConfig(**values)
 
@@ -82,7 +82,7 @@ def running_bot(database_url: str, config: IncidentConfig | None = None) -> Iter
     )
     upgrade(settings.database_url)
     # The sweep is driven explicitly by the tests that need it, so timing never decides a result.
-    runtime = Runtime.create(settings, config or test_config(), sweep_seconds=3600)
+    runtime = Runtime.create(settings, config or incident_config(), sweep_seconds=3600)
     runtime.start_background()
     try:
         yield Bot(runtime, sim, SlackDriver(sim, runtime.url + "/slack/events", SIGNING_SECRET))

@@ -118,6 +118,9 @@ class Provisioner:
             self.gateway.respond(snap.response_url, messages.declared_reply(snap.id, snap.channel_id))
         return Outcome(incident_id, done=True)
 
+    def shutdown(self) -> None:
+        self._branches.shutdown(wait=True)
+
     def _run_branches(self, snap: Snapshot) -> None:
         view = self._fresh(snap)  # one read serves the card, the topic and the announcement
         branches: list[Callable[[], None]] = []
