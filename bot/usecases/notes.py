@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from bot.db.models import TimelineEvent
 from bot.domain.text import escape_mrkdwn
@@ -53,18 +52,17 @@ def message_pinned(services: Services, incident_id: int, *, channel_id: str, ts:
             return True
     text = (message or {}).get("text", "")
     author = (message or {}).get("user")
-    at = _ts_time(ts, services)
-    try:
-        with services.db.unit_of_work() as session:
-            locked_incident(session, incident_id)
-            record(session, incident_id, kind="pinned_message", actor=actor, at=services.clock.now(),
-                   summary=f"Pinned message from <@{author}>: {escape_mrkdwn(text)}" if author else f"Pinned message: {escape_mrkdwn(text)}",
-                   data={"channel": channel_id, "ts": ts, "author": author, "text": text, "permalink": permalink,
-                         "message_time": at, "sources": [source]},
-                   dedupe_key=key)
-    except IntegrityError:  # the same message pinned twice at the same instant: the other one recorded it
-        return message_pinned(services, incident_id, channel_id=channel_id, ts=ts, source=source, actor=actor,
-                              message=message, permalink=permalink)
+    with services.db.unit_of_work() as session:
+        locked_incident(session, incident_id)
+        record(session, incident_id, kind="pinned_message", actor=actor, at=services.clock.now(),
+               summary=f"Pinned message from <@{author}>: {escape_mrkdwn(text)}" if author else f"Pinned message: {escape_mrkdwn(text)}",
+               data={"channel": channel_id, "ts": ts, "author": author, "text": text, "permalink": permalink,
+                     "message_time": _ts_time(ts, services), "sources": [source]},
+               dedupe_key=key)
+        # A twin (the same message pinned and reacted to at once) may have inserted first: make sure we count too.
+        entry = session.scalar(select(TimelineEvent).where(TimelineEvent.dedupe_key == key).with_for_update())
+        if entry is not None and source not in entry.data.get("sources", []):
+            entry.data = {**entry.data, "sources": sorted({*entry.data.get("sources", []), source})}
     return True
 
 

@@ -26,7 +26,7 @@ from bot.render import Renderer
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.timeline import BOT_ACTOR, record
 from bot.usecases.card import CardSync, render_card
-from bot.usecases.incident_view import IncidentView, load_view
+from bot.usecases.incident_view import IncidentView, view_of
 from bot.views import messages
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,10 @@ class Snapshot:
     card_ts: str | None
     card_pinned_at: datetime | None
     announcement_ts: str | None
+    # The incident as the card, topic and announcement show it, read in the claim's transaction.
+    view: IncidentView
+    # Channel names other incidents already hold (so we don't ask Slack for them).
+    held_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ class Provisioner:
         self._branches.shutdown(wait=True)
 
     def _run_branches(self, snap: Snapshot) -> None:
-        view = self._fresh(snap)  # one read serves the card, the topic and the announcement
+        view = replace(snap.view, channel_id=snap.channel_id)  # read at claim; later changes re-sync the card at finish
         branches: list[Callable[[], None]] = []
         if snap.card_ts is None or snap.card_pinned_at is None:
             branches.append(lambda: self._card_then_pin(snap, view))
@@ -175,6 +179,7 @@ class Provisioner:
     # -- claim, fence, finish -------------------------------------------------------------------------------
 
     def _claim(self, incident_id: int) -> Snapshot | None:
+        """Take the lease, and in the same transaction read everything the steps need (one round trip, not five)."""
         now = self.clock.now()
         with self.db.unit_of_work() as session:
             claimed = session.execute(
@@ -188,11 +193,13 @@ class Provisioner:
                 return None
             incident = session.get_one(Incident, incident_id)
             session.refresh(incident)
-            ic = session.scalar(
-                select(RoleAssignment.user_id).where(
-                    and_(RoleAssignment.incident_id == incident_id, RoleAssignment.role == "ic", RoleAssignment.ended_at.is_(None))
-                )
-            )
+            view = view_of(session, incident)
+            held: frozenset[str] = frozenset()
+            if incident.channel_id is None:
+                base = self._base_name(incident.severity, incident.declared_at, incident.title, incident.id)
+                held = frozenset(n for n in session.scalars(
+                    select(Incident.channel_name).where(Incident.id != incident.id, Incident.channel_name.startswith(base, autoescape=True))
+                ) if n)
             return Snapshot(
                 id=incident.id,
                 token=incident.provision_attempts,
@@ -205,7 +212,7 @@ class Provisioner:
                 declared_by=incident.declared_by,
                 declared_at=incident.declared_at,
                 response_url=incident.response_url,
-                ic=ic or incident.declared_by,
+                ic=view.ic,
                 channel_name=incident.channel_name,
                 channel_id=incident.channel_id,
                 members_invited_at=incident.members_invited_at,
@@ -213,7 +220,14 @@ class Provisioner:
                 card_ts=incident.card_ts,
                 card_pinned_at=incident.card_pinned_at,
                 announcement_ts=incident.announcement_ts,
+                view=view,
+                held_names=held,
             )
+
+    def _base_name(self, severity: str, declared_at: datetime, title: str, number: int) -> str:
+        return naming.channel_name(
+            self.config.channel_name_template, severity=severity, declared_at=declared_at, title=title, incident_number=number
+        )
 
     def _store(self, snap: Snapshot, values: dict[str, Any], event: tuple[str, str, dict[str, Any]] | None = None,
                *, release: bool = False) -> None:
@@ -233,9 +247,18 @@ class Provisioner:
                 record(session, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
 
     def _finish(self, snap: Snapshot) -> None:
-        self._store(snap, {"provisioned_at": self.clock.now(), "provision_error": None}, release=True)
-        if self.card_sync is not None:
-            # A role or status change that landed while we were posting: bring the card up to date now.
+        now = self.clock.now()
+        with self.db.unit_of_work() as session:
+            versions = session.execute(
+                update(Incident)
+                .where(Incident.id == snap.id, Incident.provision_attempts == snap.token)
+                .values(provisioned_at=now, provision_error=None, provision_lease_until=None)
+                .returning(Incident.card_version, Incident.card_synced_version)
+            ).one_or_none()
+        if versions is None:
+            raise LostLease()
+        if self.card_sync is not None and versions[0] > versions[1]:
+            # A role or status change landed while we were posting: bring the card up to date now.
             self.card_sync.sync(snap.id)
 
     def _fail(self, snap: Snapshot, step: str, exc: SlackError) -> None:
@@ -282,14 +305,8 @@ class Provisioner:
     # -- the steps ------------------------------------------------------------------------------------------
 
     def _create_channel(self, snap: Snapshot) -> Snapshot:
-        base = naming.channel_name(
-            self.config.channel_name_template,
-            severity=snap.severity,
-            declared_at=snap.declared_at,
-            title=snap.title,
-            incident_number=snap.id,
-        )
-        held = self._names_held_by_others(snap.id, base)
+        base = self._base_name(snap.severity, snap.declared_at, snap.title, snap.id)
+        held = snap.held_names
         bot_user = self.gateway.bot_user_id()
         for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
             name = naming.with_suffix(base, attempt)
@@ -313,13 +330,6 @@ class Provisioner:
             )
             return replace(snap, channel_id=channel_id, channel_name=name)
         raise SlackError("conversations.create", "name_taken")
-
-    def _names_held_by_others(self, incident_id: int, base: str) -> set[str]:
-        with self.db.unit_of_work() as session:
-            names = session.scalars(
-                select(Incident.channel_name).where(Incident.id != incident_id, Incident.channel_name.startswith(base, autoescape=True))
-            )
-            return {n for n in names if n}
 
     def _channel_held_by_other(self, incident_id: int, channel_id: str, name: str) -> bool:
         with self.db.unit_of_work() as session:
@@ -345,11 +355,6 @@ class Provisioner:
         now = self.clock.now()
         self._store(snap, {"members_invited_at": now}, ("members_invited", summary, {"invited": invited, "refused": [list(r) for r in refused]}))
         return replace(snap, members_invited_at=now)
-
-    def _fresh(self, snap: Snapshot) -> IncidentView:
-        """The card and topic show the incident as it is now, not as it was when provisioning began."""
-        with self.db.unit_of_work() as session:
-            return replace(load_view(session, snap.id), channel_id=snap.channel_id)
 
     def _set_topic(self, snap: Snapshot, view: IncidentView) -> Snapshot:
         assert snap.channel_id
