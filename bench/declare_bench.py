@@ -303,6 +303,15 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
             t0 = time.time()
             resp = driver.slash_command(DECLARER, f"declare sev1 {title}")
             m = ACK_RE.search(resp.text)
+            if args.until_done and m:
+                # "10 at a time" read as 10 declares in flight: the next one goes when this one is fully done.
+                query = select(Incident.provisioned_at).where(Incident.id == int(m.group(1)))
+                deadline = time.monotonic() + args.timeout
+                while time.monotonic() < deadline:
+                    with reader.connect() as conn:
+                        if conn.scalar(query) is not None:
+                            break
+                    time.sleep(0.01)
             if args.pause:
                 time.sleep(args.pause)
             return Sent(i, title, t0, resp.status, resp.elapsed, int(m.group(1)) if m else None, resp.text)
@@ -532,6 +541,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the simulator adds to each Web API call")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for all declares to be provisioned")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds each sender waits after an ack (0: closed loop)")
+    parser.add_argument("--until-done", action="store_true",
+                        help="each sender waits until its declare is fully provisioned before sending the next "
+                             "(10 declares in flight) instead of only for the ack (a burst limited by ack speed)")
     parser.add_argument("--settle", type=float, default=1.0,
                         help="seconds to wait after /healthz before the first declare (start-up sweep, cache warming)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import TimelineEvent
 
 BOT_ACTOR = "sevbot"
+TIMELINE = TimelineEvent.__table__
 
 
 def record(
@@ -30,15 +30,14 @@ def record(
 ) -> TimelineEvent | None:
     """Add one event; with a dedupe_key already recorded it returns None and adds nothing.
 
-    Keyed events are written with INSERT … ON CONFLICT DO NOTHING: one statement, and safe against a concurrent twin.
+    Keyed events use two Core statements on the table (a lookup, then the insert): unlike the ORM path or a dialect's
+    ON CONFLICT insert, both are compiled once and cached. The unique key still guards against a concurrent twin.
     """
     if dedupe_key is not None:
-        insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-        session.execute(
-            insert(TimelineEvent)
-            .values(incident_id=incident_id, at=at, actor=actor, kind=kind, summary=summary, data=data or {}, dedupe_key=dedupe_key)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
+        if session.execute(select(TIMELINE.c.id).where(TIMELINE.c.dedupe_key == dedupe_key)).first() is not None:
+            return None
+        session.execute(insert(TIMELINE).values(
+            incident_id=incident_id, at=at, actor=actor, kind=kind, summary=summary, data=data or {}, dedupe_key=dedupe_key))
         return None
     event = TimelineEvent(
         incident_id=incident_id, at=at, actor=actor, kind=kind, summary=summary, data=data or {}, dedupe_key=dedupe_key

@@ -36,3 +36,28 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     assert {"incidents", "timeline_events", "role_assignments"} <= set(inspect(engine).get_table_names())
     assert schema_state(engine).ok
     engine.dispose()
+
+
+def test_start_up_revision_check_agrees_with_alembic() -> None:
+    """`sevbot serve` reads revisions without importing Alembic; it must find the head Alembic finds."""
+    from alembic.script import ScriptDirectory
+
+    from bot.db.migrate import alembic_config, revision_graph
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head, known = revision_graph()
+    assert head == script.get_current_head()
+    assert known == {rev.revision for rev in script.walk_revisions()}
+
+
+def test_a_newer_database_is_refused(database_url: str) -> None:
+    from sqlalchemy import text
+
+    url = _url(database_url)
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    problem = schema_state(engine).problem() or ""
+    engine.dispose()
+    assert "newer than this sevbot knows" in problem

@@ -4,16 +4,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> "Config":
+    # Alembic (and Mako under it) is imported only to migrate: `sevbot serve` checks revisions without it (~5 MiB).
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -21,10 +26,14 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(url), revision)
 
 
@@ -48,20 +57,29 @@ class SchemaState:
         return f"the database is at revision {self.current}, behind head {self.head}: run `sevbot migrate`"
 
 
+_REVISION = re.compile(r"^revision(?::\s*str)?\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision(?::[^=]*)?=\s*(?:['\"]([^'\"]+)['\"]|None)", re.MULTILINE)
+
+
+def revision_graph() -> tuple[str, frozenset[str]]:
+    """(head, every known revision) read from migrations/versions/*.py; a test checks it against Alembic's view."""
+    revisions: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN.search(source)
+        if revision is None or down is None:
+            raise RuntimeError(f"{path.name}: no revision/down_revision line")
+        revisions[revision.group(1)] = down.group(1)
+    heads = set(revisions) - {down for down in revisions.values() if down}
+    if len(heads) != 1:
+        raise RuntimeError(f"migrations/ must have exactly one head, found {sorted(heads)}")
+    return heads.pop(), frozenset(revisions)
+
+
 def schema_state(engine: Engine) -> SchemaState:
-    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
-    head = script.get_current_head()
-    assert head is not None, "migrations/ has no revisions"
+    head, known = revision_graph()
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    known = _revision_exists(script, current)
-    return SchemaState(current=current, head=head, known=known)
-
-
-def _revision_exists(script: ScriptDirectory, revision: str | None) -> bool:
-    if revision is None:
-        return True
-    try:
-        return script.get_revision(revision) is not None
-    except Exception:  # alembic raises ResolutionError/CommandError for unknown ids
-        return False
+        current = None
+        if inspect(conn).has_table("alembic_version"):
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return SchemaState(current=current, head=head, known=current is None or current in known)

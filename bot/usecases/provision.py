@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from bot.views import messages
 
 log = logging.getLogger(__name__)
 
+INCIDENTS = Incident.__table__
 LEASE = timedelta(seconds=120)
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
 MAX_NAME_ATTEMPTS = 50
@@ -67,6 +68,9 @@ class Snapshot:
     view: IncidentView
     # Channel names other incidents already hold (so we don't ask Slack for them).
     held_names: frozenset[str] = frozenset()
+    # Results of idempotent steps (invite, topic, pin), stored together once the parallel steps are over: repeating
+    # one after a crash changes nothing in Slack, so it need not cost a transaction of its own.
+    deferred: list[tuple[dict[str, Any], tuple[str, str, dict[str, Any]]]] = field(default_factory=list, compare=False)
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,11 @@ class Provisioner:
         try:
             if snap.channel_id is None:
                 snap = self._step("channel", self._create_channel, snap)
-            self._run_branches(snap)
+            try:
+                self._run_branches(snap)
+            except StepFailed:
+                self._store_deferred(snap)  # keep what did succeed
+                raise
             self._finish(snap)
         except LostLease:
             log.info("%s: another worker owns provisioning now", human_id(incident_id))
@@ -234,11 +242,11 @@ class Provisioner:
         """Write what Slack returned (and its timeline event) if this run still holds the lease; renew it."""
         now = self.clock.now()
         with self.db.unit_of_work() as session:
+            # Core statements on the table: the ORM's bulk-update machinery costs more CPU than the write itself.
             updated = session.execute(
-                update(Incident)
-                .where(Incident.id == snap.id, Incident.provision_attempts == snap.token)
+                update(INCIDENTS)
+                .where(INCIDENTS.c.id == snap.id, INCIDENTS.c.provision_attempts == snap.token)
                 .values(**values, provision_lease_until=None if release else now + LEASE)
-                .execution_options(synchronize_session=False)
             ).rowcount
             if updated != 1:
                 raise LostLease()
@@ -246,17 +254,31 @@ class Provisioner:
                 kind, summary, data = event
                 record(session, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
 
-    def _finish(self, snap: Snapshot) -> None:
+    def _store_deferred(self, snap: Snapshot, **finish: Any) -> Any:
+        """One fenced transaction for the idempotent steps' results (and, on success, the finish)."""
+        values: dict[str, Any] = {}
+        for step_values, _event in snap.deferred:
+            values.update(step_values)
+        values.update(finish)
+        if not values:
+            return None
         now = self.clock.now()
         with self.db.unit_of_work() as session:
-            versions = session.execute(
-                update(Incident)
-                .where(Incident.id == snap.id, Incident.provision_attempts == snap.token)
-                .values(provisioned_at=now, provision_error=None, provision_lease_until=None)
-                .returning(Incident.card_version, Incident.card_synced_version)
+            row = session.execute(
+                update(INCIDENTS)
+                .where(INCIDENTS.c.id == snap.id, INCIDENTS.c.provision_attempts == snap.token)
+                .values(**values, provision_lease_until=None if finish else now + LEASE)
+                .returning(INCIDENTS.c.card_version, INCIDENTS.c.card_synced_version)
             ).one_or_none()
-        if versions is None:
-            raise LostLease()
+            if row is None:
+                raise LostLease()
+            for _values, (kind, summary, data) in snap.deferred:
+                record(session, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
+        snap.deferred.clear()
+        return row
+
+    def _finish(self, snap: Snapshot) -> None:
+        versions = self._store_deferred(snap, provisioned_at=self.clock.now(), provision_error=None)
         if self.card_sync is not None and versions[0] > versions[1]:
             # A role or status change landed while we were posting: bring the card up to date now.
             self.card_sync.sync(snap.id)
@@ -353,7 +375,7 @@ class Provisioner:
         invited = sorted(users - {user for user, _ in refused})
         summary = f"Invited {len(invited)} people" + (f"; Slack refused {len(refused)}" if refused else "")
         now = self.clock.now()
-        self._store(snap, {"members_invited_at": now}, ("members_invited", summary, {"invited": invited, "refused": [list(r) for r in refused]}))
+        snap.deferred.append(({"members_invited_at": now}, ("members_invited", summary, {"invited": invited, "refused": [list(r) for r in refused]})))
         return replace(snap, members_invited_at=now)
 
     def _set_topic(self, snap: Snapshot, view: IncidentView) -> Snapshot:
@@ -361,7 +383,7 @@ class Provisioner:
         topic = messages.topic(view, self.config)
         self.gateway.set_topic(snap.channel_id, topic)
         now = self.clock.now()
-        self._store(snap, {"topic_set_at": now, "topic": topic}, ("topic_set", "Set the channel topic", {"topic": topic}))
+        snap.deferred.append(({"topic_set_at": now, "topic": topic}, ("topic_set", "Set the channel topic", {"topic": topic})))
         return replace(snap, topic_set_at=now)
 
     def _post_card(self, snap: Snapshot, view: IncidentView) -> Snapshot:
@@ -375,7 +397,7 @@ class Provisioner:
         assert snap.channel_id and snap.card_ts
         self.gateway.pin(snap.channel_id, snap.card_ts)
         now = self.clock.now()
-        self._store(snap, {"card_pinned_at": now}, ("card_pinned", "Pinned the incident card", {"ts": snap.card_ts}))
+        snap.deferred.append(({"card_pinned_at": now}, ("card_pinned", "Pinned the incident card", {"ts": snap.card_ts})))
         return replace(snap, card_pinned_at=now)
 
     def _announce(self, snap: Snapshot, view: IncidentView) -> Snapshot:
