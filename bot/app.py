@@ -1,6 +1,7 @@
 """The Bolt app, built once at start: verify, ack within 3 s, route to commands/. It parses nothing itself."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,8 +13,9 @@ import commands.events
 import commands.help  # noqa: F401  (registers itself)
 import commands.list  # noqa: F401
 import commands.roles
+import commands.runbooks
 import commands.status  # noqa: F401
-from bot.ids import ActionId, CallbackId
+from bot.ids import START_RUNBOOK_PREFIX, ActionId, CallbackId
 from bot.services import Services
 from commands import dispatch
 
@@ -43,6 +45,11 @@ def build_app(services: Services, client: WebClient, signing_secret: str) -> App
     app.action(ActionId.TAKE_COMMAND)(with_services(commands.roles.on_take_command))
     app.action(ActionId.PICK_ROLE)(with_services(commands.roles.on_pick_role))
     app.view(CallbackId.ASSIGN_ROLE)(with_services(commands.roles.on_assign_submit))
+
+    app.action(re.compile(f"^{START_RUNBOOK_PREFIX}[0-9]+$"))(with_services(commands.runbooks.on_start_from_card))
+    for action in (ActionId.RUNBOOK_STEP_DONE, ActionId.RUNBOOK_STEP_SKIP, ActionId.RUNBOOK_STEP_FAILED):
+        app.action(action)(with_services(commands.runbooks.on_step))
+    app.view(CallbackId.RUNBOOK_FAILURE_NOTE)(with_services(commands.runbooks.on_note_submit))
 
     def event_listener(handler: Callable[[Services, dict[str, Any]], None]) -> Callable[..., None]:
         def listener(body: dict[str, Any]) -> None:

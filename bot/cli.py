@@ -73,6 +73,30 @@ def cmd_say(args: argparse.Namespace) -> int:
     return say(args)
 
 
+def cmd_runbooks_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.runbooks.loader import RUNBOOKS_DIR, load_dir
+
+    services: set[str] | None = None
+    default_dir = RUNBOOKS_DIR
+    try:
+        settings, config = _load()
+        services = set(config.services)
+        default_dir = settings.sevbot_runbooks or RUNBOOKS_DIR
+    except CliError:
+        pass  # checking files needs no working settings
+    directory = Path(args.dir) if args.dir else default_dir
+    runbooks, problems = load_dir(directory, services)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"sevbot: {len(problems)} problem(s) in {directory}", file=sys.stderr)
+        return 1
+    print(f"sevbot: {len(runbooks)} runbook(s) OK in {directory}")
+    return 0
+
+
 def _prepare_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         from pathlib import Path
@@ -98,6 +122,11 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--sim-port", type=int, default=8089, help="port of the local Slack simulator")
     sandbox.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sandbox.set_defaults(run=cmd_sandbox)
+    runbooks = sub.add_parser("runbooks", help="runbook tools")
+    runbooks_sub = runbooks.add_subparsers(dest="runbooks_command", required=True)
+    check = runbooks_sub.add_parser("check", help="validate runbook files; prints file:line: problem, exit 1 on any")
+    check.add_argument("dir", nargs="?", help="directory of runbook YAML files (default: SEVBOT_RUNBOOKS, else runbooks/)")
+    check.set_defaults(run=cmd_runbooks_check)
     say = sub.add_parser("say", help="send a slash command to a running sandbox, as a seeded user")
     say.add_argument("text", help='for example: "/incident declare sev1 Checkout is failing"')
     say.add_argument("--as", dest="user", default="U0L1", help="Slack user id (sandbox users: U0L1, U0L2, U0IC, U0EXEC)")

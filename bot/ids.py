@@ -7,6 +7,7 @@ from enum import StrEnum
 class CallbackId(StrEnum):
     DECLARE_MODAL = "declare_modal"
     ASSIGN_ROLE = "assign_role_modal"
+    RUNBOOK_FAILURE_NOTE = "runbook_failure_note_modal"
 
 
 class DeclareBlock(StrEnum):
@@ -27,6 +28,14 @@ class ActionId(StrEnum):
     TAKE_COMMAND = "card_take_command"
     PICK_ROLE = "card_pick_role"
     ASSIGN_ROLE_USER = "assign_role_user_select"
+    RUNBOOK_STEP_DONE = "runbook_step_done"
+    RUNBOOK_STEP_SKIP = "runbook_step_skip"
+    RUNBOOK_STEP_FAILED = "runbook_step_failed"
+    RUNBOOK_NOTE = "runbook_failure_note_input"
+
+
+# The card numbers its runbook buttons (action ids are unique within a block): card_start_runbook_1, _2, …
+START_RUNBOOK_PREFIX = "card_start_runbook_"
 
 
 # Actions that fire block_actions from inside the declare modal (dispatch_action inputs).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
 
@@ -20,6 +21,8 @@ from bot.config import IncidentConfig
 from bot.db.engine import Database
 from bot.db.migrate import schema_state
 from bot.http import make_wsgi_app
+from bot.runbooks.loader import RUNBOOKS_DIR, RunbookError, load_or_raise
+from bot.runbooks.registry import RunbookRegistry
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, build_client
@@ -42,6 +45,15 @@ def check_database(db: Database) -> None:
         raise StartupError(f"DATABASE_URL: {problem}")
 
 
+def load_runbooks(directory: Path, config: IncidentConfig) -> RunbookRegistry:
+    """An invalid runbook stops start-up, naming the file and line: a broken checklist at 3 a.m. is worse."""
+    try:
+        return RunbookRegistry(load_or_raise(directory, set(config.services)))
+    except RunbookError as exc:
+        more = f" (and {len(exc.problems) - 1} more: run `sevbot runbooks check`)" if len(exc.problems) > 1 else ""
+        raise StartupError(f"runbooks: {exc.problems[0]}{more}") from None
+
+
 def health_problem(db: Database) -> str | None:
     try:
         with db.engine.connect() as conn:
@@ -61,15 +73,17 @@ class Runtime:
     _thread: threading.Thread | None = field(default=None)
 
     @classmethod
-    def create(cls, settings: Settings, config: IncidentConfig, *, clock: Clock | None = None, sweep_seconds: float = SWEEP_SECONDS) -> "Runtime":
+    def create(cls, settings: Settings, config: IncidentConfig, *, clock: Clock | None = None, sweep_seconds: float = SWEEP_SECONDS,
+               runbooks_dir: Path | None = None) -> "Runtime":
         if settings.slack_bot_token is None:
             raise StartupError("SLACK_BOT_TOKEN: not set (without Slack credentials, `make run` starts the sandbox)")
         if settings.slack_signing_secret is None:
             raise StartupError("SLACK_SIGNING_SECRET: not set; copy it from your Slack app's Basic Information page")
+        runbooks = load_runbooks(runbooks_dir or settings.sevbot_runbooks or RUNBOOKS_DIR, config)
         db = Database(settings.database_url)
         check_database(db)
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        services = Services.build(db, config, SlackGateway(client), clock or SystemClock())
+        services = Services.build(db, config, SlackGateway(client), clock or SystemClock(), runbooks=runbooks)
         app = build_app(services, client, settings.slack_signing_secret.get_secret_value())
         wsgi = make_wsgi_app(app, lambda: health_problem(db))
         server = create_server(wsgi, host=settings.sevbot_host, port=settings.sevbot_port, threads=16, ident="sevbot")

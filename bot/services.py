@@ -10,6 +10,7 @@ from bot.clock import Clock
 from bot.config import IncidentConfig
 from bot.db.engine import Database
 from bot.render import Renderer
+from bot.runbooks.registry import RunbookRegistry
 from bot.slack.gateway import SlackGateway
 from bot.outbox import Outbox
 from bot.paging import Pager, RecordOnlyPager
@@ -28,16 +29,24 @@ class Services:
     outbox: Outbox
     card_sync: CardSync
     pager: Pager
+    runbooks: RunbookRegistry
     _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="sevbot-work"))
 
     @classmethod
-    def build(cls, db: Database, config: IncidentConfig, gateway: SlackGateway, clock: Clock, renderer: Renderer | None = None) -> "Services":
+    def build(cls, db: Database, config: IncidentConfig, gateway: SlackGateway, clock: Clock, renderer: Renderer | None = None,
+              runbooks: RunbookRegistry | None = None) -> "Services":
         renderer = renderer or Renderer()
-        card_sync = CardSync(db, gateway, renderer, config)
+        runbooks = runbooks or RunbookRegistry()
+        card_sync = CardSync(db, gateway, renderer, config, runbooks)
         outbox = Outbox(db, gateway, clock)
         outbox.register("sync_card", lambda _gateway, payload: card_sync.sync(int(payload["incident_id"])))
         provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync)
-        return cls(db, config, gateway, renderer, clock, provisioner, outbox, card_sync, RecordOnlyPager(clock))
+        services = cls(db, config, gateway, renderer, clock, provisioner, outbox, card_sync, RecordOnlyPager(clock), runbooks)
+        from bot.runbooks.runs import RunbookMessages  # the runbook flow is a use case over Services
+
+        runbook_messages = RunbookMessages(services)
+        outbox.register("runbook_sync", lambda _gateway, payload: runbook_messages.sync(int(payload["run_id"])))
+        return services
 
     def run_later(self, work: Callable[..., object], *args: object) -> None:
         """Slow work after the ack (Slack calls), off the request thread; errors are logged, never swallowed."""

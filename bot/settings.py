@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     sevbot_host: str = "127.0.0.1"
     sevbot_port: int = Field(default=3000, ge=0, le=65535)
     sevbot_config: Path | None = None
+    # Directory of runbook YAML files; default: runbooks/ in the sevbot checkout.
+    sevbot_runbooks: Path | None = None
 
     @field_validator("slack_api_url")
     @classmethod
@@ -54,6 +56,13 @@ class Settings(BaseSettings):
     def _config_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("sevbot_runbooks")
+    @classmethod
+    def _runbooks_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"no such directory: {value}")
         return value
 
     @property

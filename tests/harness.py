@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -68,7 +69,7 @@ def wait_for(probe: Callable[[], T | None | bool], timeout: float = 10.0, what: 
 
 
 @contextmanager
-def running_bot(database_url: str, config: IncidentConfig | None = None) -> Iterator[Bot]:
+def running_bot(database_url: str, config: IncidentConfig | None = None, *, runbooks_dir: Path | None = None) -> Iterator[Bot]:
     sim = SlackSimulator(Workspace().seed_default(), bot_token=BOT_TOKEN).start()
     settings = load_settings(
         slack_bot_token=BOT_TOKEN,
@@ -79,10 +80,11 @@ def running_bot(database_url: str, config: IncidentConfig | None = None) -> Iter
         sevbot_host="127.0.0.1",
         sevbot_port=0,
         sevbot_config=None,
+        sevbot_runbooks=None,
     )
     upgrade(settings.database_url)
     # The sweep is driven explicitly by the tests that need it, so timing never decides a result.
-    runtime = Runtime.create(settings, config or incident_config(), sweep_seconds=3600)
+    runtime = Runtime.create(settings, config or incident_config(), sweep_seconds=3600, runbooks_dir=runbooks_dir)
     runtime.start_background()
     try:
         yield Bot(runtime, sim, SlackDriver(sim, runtime.url + "/slack/events", SIGNING_SECRET))

@@ -130,3 +130,43 @@ class ProcessedEvent(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RunbookRun(Base):
+    """A runbook started on an incident: its steps are snapshotted here, so editing the YAML changes nothing."""
+
+    __tablename__ = "runbook_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    title: Mapped[str] = mapped_column(String(100))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_by: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # One Slack message per part (Block Kit allows 50 blocks); ts and a hash of what each part shows.
+    message_ts: Mapped[list[str | None]] = mapped_column(JSON, default=list)
+    message_hashes: Mapped[list[str | None]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    synced_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    __table_args__ = (
+        # One live run of a runbook per incident; a finished one may be run again.
+        Index("uq_runbook_runs_live", "incident_id", "name", unique=True,
+              sqlite_where=text("completed_at IS NULL"), postgresql_where=text("completed_at IS NULL")),
+    )
+
+
+class RunbookStepState(Base):
+    __tablename__ = "runbook_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runbook_runs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    actor: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("uq_runbook_steps_position", "run_id", "position", unique=True),)

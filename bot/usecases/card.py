@@ -18,6 +18,7 @@ from bot.db.engine import Database
 from bot.db.models import Incident
 from bot.outbox import enqueue
 from bot.render import Renderer
+from bot.runbooks.registry import RunbookRegistry
 from bot.slack.gateway import SlackGateway
 from bot.usecases.incident_view import IncidentView, load_view
 from bot.views import messages
@@ -25,8 +26,9 @@ from bot.views import messages
 MAX_ROUNDS = 5
 
 
-def render_card(renderer: Renderer, config: IncidentConfig, view: IncidentView) -> tuple[str, list[dict[str, Any]]]:
-    context = messages.card_context(view, config)
+def render_card(renderer: Renderer, config: IncidentConfig, view: IncidentView, runbooks: RunbookRegistry | None = None) -> tuple[str, list[dict[str, Any]]]:
+    offered = runbooks.offered(title=view.title, service=view.service, severity=view.severity) if runbooks else []
+    context = messages.card_context(view, config, [(r.name, r.title) for r in offered])
     return messages.card_fallback(view, config), renderer.blocks("incident_card.json.j2", **context)
 
 
@@ -38,7 +40,9 @@ def card_changed(session: Session, clock: Clock, incident: Incident) -> None:
 
 
 class CardSync:
-    def __init__(self, db: Database, gateway: SlackGateway, renderer: Renderer, config: IncidentConfig) -> None:
+    def __init__(self, db: Database, gateway: SlackGateway, renderer: Renderer, config: IncidentConfig,
+                 runbooks: RunbookRegistry | None = None) -> None:
+        self.runbooks = runbooks
         self.db = db
         self.gateway = gateway
         self.renderer = renderer
@@ -55,7 +59,7 @@ class CardSync:
                     return {"skipped": "card not posted yet; provisioning renders the newest state"}
                 if view.card_synced_version >= view.card_version:
                     return {"version": view.card_synced_version}
-                text, blocks = render_card(self.renderer, self.config, view)
+                text, blocks = render_card(self.renderer, self.config, view, self.runbooks)
                 self.gateway.update_message(view.channel_id, view.card_ts, text, blocks)
                 topic = messages.topic(view, self.config)
                 if topic != view.topic:

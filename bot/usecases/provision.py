@@ -388,7 +388,7 @@ class Provisioner:
 
     def _post_card(self, snap: Snapshot, view: IncidentView) -> Snapshot:
         assert snap.channel_id
-        text, blocks = render_card(self.renderer, self.config, view)
+        text, blocks = render_card(self.renderer, self.config, view, self.card_sync.runbooks if self.card_sync else None)
         ts = self.gateway.post_message(snap.channel_id, text, blocks)
         self._store(snap, {"card_ts": ts, "card_synced_version": view.card_version}, ("card_posted", "Posted the incident card", {"ts": ts}))
         return replace(snap, card_ts=ts)

@@ -1,6 +1,7 @@
 """Short texts and template contexts. User text is escaped here or by the template's `mrkdwn` filter."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.config import IncidentConfig
@@ -31,7 +32,7 @@ def topic(view: "IncidentView", config: IncidentConfig) -> str:
     return truncate(f"{label} · {view.status.capitalize()} · IC: <@{view.ic}> · {human_id(view.id)}", TOPIC_LIMIT)
 
 
-def card_context(view: "IncidentView", config: IncidentConfig) -> dict[str, Any]:
+def card_context(view: "IncidentView", config: IncidentConfig, offers: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     severity = config.severities.get(view.severity)
     closed = view.status == config.closed_status
     return {
@@ -52,6 +53,8 @@ def card_context(view: "IncidentView", config: IncidentConfig) -> dict[str, Any]
         "description": view.description,
         "channel_id": view.channel_id,
         "open": not closed,
+        # (name, title) of matching runbooks: "Start runbook" buttons while the incident is open
+        "runbook_offers": [(name, truncate(f"Start runbook: {title}", 75)) for name, title in offers] if not closed else [],
     }
 
 
