@@ -12,6 +12,7 @@ import commands.declare
 import commands.events
 import commands.help  # noqa: F401  (registers itself)
 import commands.list  # noqa: F401
+import commands.paging
 import commands.roles
 import commands.runbooks
 import commands.status  # noqa: F401
@@ -50,6 +51,12 @@ def build_app(services: Services, client: WebClient, signing_secret: str) -> App
     for action in (ActionId.RUNBOOK_STEP_DONE, ActionId.RUNBOOK_STEP_SKIP, ActionId.RUNBOOK_STEP_FAILED):
         app.action(action)(with_services(commands.runbooks.on_step))
     app.view(CallbackId.RUNBOOK_FAILURE_NOTE)(with_services(commands.runbooks.on_note_submit))
+
+    app.action(ActionId.OPEN_UPDATE)(with_services(commands.paging.on_open_update))
+    app.action(ActionId.OPEN_ESCALATE)(with_services(commands.paging.on_open_escalate))
+    app.action(ActionId.PAGE_ACK)(with_services(commands.paging.on_page_ack))
+    app.view(CallbackId.UPDATE_MODAL)(with_services(commands.paging.on_update_submit))
+    app.view(CallbackId.ESCALATE_MODAL)(with_services(commands.paging.on_escalate_submit))
 
     def event_listener(handler: Callable[[Services, dict[str, Any]], None]) -> Callable[..., None]:
         def listener(body: dict[str, Any]) -> None:

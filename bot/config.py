@@ -30,8 +30,11 @@ class Severity(_Strict):
     description: str = Field(min_length=1, max_length=150)
     # Slack user ids (U…/W…) and user group ids (S…) invited to every incident of this severity.
     responders: tuple[str, ...] = ()
-    # Declaring or raising to this severity pages on-call (the paging flow itself is the scheduler's).
+    # Declaring or raising to this severity pages on-call through `policy` (an escalation policy's name).
     page: bool = False
+    policy: str = "default"
+    # Stakeholder update cadence in minutes (SEVBOT_UPDATE_INTERVAL overrides every severity).
+    update_minutes: float = Field(default=30, gt=0, le=24 * 60)
 
     @field_validator("responders")
     @classmethod
@@ -49,10 +52,10 @@ class Role(_Strict):
 
 
 DEFAULT_SEVERITIES: dict[str, Severity] = {
-    "sev0": Severity(label="SEV0 · Critical", description="Total outage, data loss or security breach: payments down, customer data at risk. All hands, page everyone now.", page=True),
-    "sev1": Severity(label="SEV1 · High", description="Major degradation: login or checkout broken, key features down for many users. Immediate response.", page=True),
-    "sev2": Severity(label="SEV2 · Medium", description="Partial outage or degraded performance; a workaround exists. Core team responds."),
-    "sev3": Severity(label="SEV3 · Low", description="Minor issue, bug or cosmetic problem for few users. Business-hours response."),
+    "sev0": Severity(label="SEV0 · Critical", description="Total outage, data loss or security breach: payments down, customer data at risk. All hands, page everyone now.", page=True, update_minutes=15),
+    "sev1": Severity(label="SEV1 · High", description="Major degradation: login or checkout broken, key features down for many users. Immediate response.", page=True, update_minutes=15),
+    "sev2": Severity(label="SEV2 · Medium", description="Partial outage or degraded performance; a workaround exists. Core team responds.", update_minutes=30),
+    "sev3": Severity(label="SEV3 · Low", description="Minor issue, bug or cosmetic problem for few users. Business-hours response.", update_minutes=60),
 }
 
 DEFAULT_ROLES: tuple[Role, ...] = (
@@ -61,6 +64,31 @@ DEFAULT_ROLES: tuple[Role, ...] = (
     Role(key="scribe", name="Scribe", description="Keeps the timeline: decisions, actions and findings, with times."),
     Role(key="ops", name="Ops Lead", description="Drives the technical investigation and the fix."),
 )
+
+
+class Tier(_Strict):
+    """One rung of an escalation ladder: who is paged, and how long they have to acknowledge."""
+
+    targets: tuple[str, ...] = Field(min_length=1)
+    ack_timeout_minutes: float = Field(default=5, gt=0, le=24 * 60)
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for target in value:
+            if not (SLACK_USER_ID.match(target) or SLACK_GROUP_ID.match(target)):
+                raise ValueError(f"{target!r} is not a Slack user id (U…) or user group id (S…)")
+        return value
+
+
+class EscalationPolicy(_Strict):
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+    # How many times the whole ladder is walked before sevbot says plainly that nobody answered.
+    repeat: int = Field(default=1, ge=1, le=10)
+    # Paged together with tier 1 on the critical path (SEV0, critical services).
+    escalation_contact: tuple[str, ...] = ()
+
+
 
 
 PERMISSION_TOKEN = re.compile(r"^(anyone|ic|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,})$")
@@ -99,6 +127,14 @@ class IncidentConfig(_Strict):
     permissions: Permissions = Permissions()
     # Reacting with this emoji (name without colons) on a message in an incident channel adds it to the timeline.
     pin_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+'-]+$")
+    # Without any policy sevbot cannot page: a severity that pages records the request and says to page by hand.
+    escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
+    # A service's own policy wins over its severity's.
+    service_policies: dict[str, str] = Field(default_factory=dict)
+    # Critical path: a page here (and any SEV0 page) goes to tier 1 and the escalation contact at once.
+    critical_path_services: tuple[str, ...] = ("payments", "login", "database")
+    # Prompt the IC to escalate when a runbook has run this long with the incident still in its first status.
+    runbook_escalation_minutes: float = Field(default=15, gt=0)
 
     @field_validator("severities")
     @classmethod
@@ -157,6 +193,12 @@ class IncidentConfig(_Strict):
         missing = set(self.critical_services) - set(self.services)
         if missing:
             raise ValueError(f"critical_services names {sorted(missing)[0]!r}, which is not in services")
+        for key, severity in self.severities.items():
+            if self.escalation_policies and severity.page and severity.policy not in self.escalation_policies:
+                raise ValueError(f"severities.{key}.policy {severity.policy!r} is not one of the escalation_policies")
+        for service, policy in self.service_policies.items():
+            if policy not in self.escalation_policies:
+                raise ValueError(f"service_policies.{service} names {policy!r}, which is not one of the escalation_policies")
         for source, targets in (self.status_transitions or {}).items():
             for status in (source, *targets):
                 if status not in self.statuses:
@@ -177,6 +219,17 @@ class IncidentConfig(_Strict):
         if self.status_transitions is not None:
             return target in self.status_transitions.get(current, ())
         return current != self.closed_status
+
+    def policy_for(self, severity: str, service: str | None) -> tuple[str, EscalationPolicy] | None:
+        if not self.escalation_policies:
+            return None
+        name = self.service_policies.get(service or "") or self.severities[severity].policy
+        if name not in self.escalation_policies:
+            name = next(iter(self.escalation_policies))
+        return name, self.escalation_policies[name]
+
+    def on_critical_path(self, severity: str, service: str | None) -> bool:
+        return severity == "sev0" or (service is not None and service in self.critical_path_services)
 
     def role(self, key: str) -> Role | None:
         return next((r for r in self.roles if r.key == key), None)

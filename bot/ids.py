@@ -8,6 +8,8 @@ class CallbackId(StrEnum):
     DECLARE_MODAL = "declare_modal"
     ASSIGN_ROLE = "assign_role_modal"
     RUNBOOK_FAILURE_NOTE = "runbook_failure_note_modal"
+    UPDATE_MODAL = "stakeholder_update_modal"
+    ESCALATE_MODAL = "escalate_modal"
 
 
 class DeclareBlock(StrEnum):
@@ -32,6 +34,9 @@ class ActionId(StrEnum):
     RUNBOOK_STEP_SKIP = "runbook_step_skip"
     RUNBOOK_STEP_FAILED = "runbook_step_failed"
     RUNBOOK_NOTE = "runbook_failure_note_input"
+    PAGE_ACK = "page_acknowledge"
+    OPEN_UPDATE = "open_update_modal"
+    OPEN_ESCALATE = "open_escalate_modal"
 
 
 # The card numbers its runbook buttons (action ids are unique within a block): card_start_runbook_1, _2, …

@@ -35,6 +35,11 @@ PERMANENT_ERRORS = frozenset(
 Handler = Callable[[SlackGateway, dict[str, Any]], dict[str, Any] | None]
 
 
+class NotYet(Exception):
+    """The effect can't happen yet (e.g. the incident channel is still being created): try again shortly, no
+    attempt is used up."""
+
+
 def enqueue(session: Session, clock: Clock, *, kind: str, payload: dict[str, Any], incident_id: int | None = None,
             dedupe_key: str | None = None) -> OutboxItem | None:
     if dedupe_key is not None and session.scalar(select(OutboxItem.id).where(OutboxItem.dedupe_key == dedupe_key)) is not None:
@@ -103,6 +108,11 @@ class Outbox:
             if handler is None:
                 raise SlackError(kind, "no_handler")
             result = handler(self.gateway, payload)
+        except NotYet:
+            with self.db.unit_of_work() as session:
+                session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.attempts == attempts).values(
+                    attempts=attempts - 1, lease_until=None, due_at=self.clock.now() + timedelta(seconds=1)))
+            return False
         except SlackError as exc:
             self._failed(item_id, incident_id, kind, attempts, exc)
             return False

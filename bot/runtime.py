@@ -23,6 +23,8 @@ from bot.db.migrate import schema_state
 from bot.http import make_wsgi_app
 from bot.runbooks.loader import RUNBOOKS_DIR, RunbookError, load_or_raise
 from bot.runbooks.registry import RunbookRegistry
+from bot.scheduler.tick import Scheduler
+from bot.scheduler.timing import Timing
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, build_client
@@ -30,6 +32,7 @@ from bot.slack.gateway import SlackGateway, build_client
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 10
+TICK_SECONDS = 1
 
 
 class StartupError(Exception):
@@ -70,11 +73,12 @@ class Runtime:
     app: App
     server: BaseWSGIServer | MultiSocketServer
     scheduler: BackgroundScheduler
+    ticker: Scheduler
     _thread: threading.Thread | None = field(default=None)
 
     @classmethod
     def create(cls, settings: Settings, config: IncidentConfig, *, clock: Clock | None = None, sweep_seconds: float = SWEEP_SECONDS,
-               runbooks_dir: Path | None = None) -> "Runtime":
+               runbooks_dir: Path | None = None, tick_seconds: float = TICK_SECONDS) -> "Runtime":
         if settings.slack_bot_token is None:
             raise StartupError("SLACK_BOT_TOKEN: not set (without Slack credentials, `make run` starts the sandbox)")
         if settings.slack_signing_secret is None:
@@ -83,7 +87,9 @@ class Runtime:
         db = Database(settings.database_url)
         check_database(db)
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        services = Services.build(db, config, SlackGateway(client), clock or SystemClock(), runbooks=runbooks)
+        timing = Timing(config, settings.sevbot_update_interval, settings.sevbot_ack_timeout)
+        services = Services.build(db, config, SlackGateway(client), clock or SystemClock(), runbooks=runbooks, timing=timing)
+        scheduler_core = Scheduler(services)
         app = build_app(services, client, settings.slack_signing_secret.get_secret_value())
         wsgi = make_wsgi_app(app, lambda: health_problem(db))
         server = create_server(wsgi, host=settings.sevbot_host, port=settings.sevbot_port, threads=16, ident="sevbot")
@@ -91,7 +97,10 @@ class Runtime:
         # Finish any declare that Slack or a crash interrupted; also runs once right at start.
         scheduler.add_job(services.background_sweep, "interval", seconds=sweep_seconds, id="provision-sweep",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
-        return cls(settings, services, app, server, scheduler)
+        # The tick: due reminders and escalation steps, every second; the work itself lives in the database.
+        scheduler.add_job(scheduler_core.tick, "interval", seconds=tick_seconds, id="scheduler-tick",
+                          max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
+        return cls(settings, services, app, server, scheduler, scheduler_core)
 
     @property
     def port(self) -> int:

@@ -11,6 +11,7 @@ from bot.config import IncidentConfig
 from bot.db.engine import Database
 from bot.render import Renderer
 from bot.runbooks.registry import RunbookRegistry
+from bot.scheduler.timing import Timing
 from bot.slack.gateway import SlackGateway
 from bot.outbox import Outbox
 from bot.paging import Pager, RecordOnlyPager
@@ -30,22 +31,29 @@ class Services:
     card_sync: CardSync
     pager: Pager
     runbooks: RunbookRegistry
+    timing: Timing
     _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="sevbot-work"))
 
     @classmethod
     def build(cls, db: Database, config: IncidentConfig, gateway: SlackGateway, clock: Clock, renderer: Renderer | None = None,
-              runbooks: RunbookRegistry | None = None) -> "Services":
+              runbooks: RunbookRegistry | None = None, timing: Timing | None = None) -> "Services":
         renderer = renderer or Renderer()
         runbooks = runbooks or RunbookRegistry()
         card_sync = CardSync(db, gateway, renderer, config, runbooks)
         outbox = Outbox(db, gateway, clock)
         outbox.register("sync_card", lambda _gateway, payload: card_sync.sync(int(payload["incident_id"])))
         provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync)
-        services = cls(db, config, gateway, renderer, clock, provisioner, outbox, card_sync, RecordOnlyPager(clock), runbooks)
-        from bot.runbooks.runs import RunbookMessages  # the runbook flow is a use case over Services
+        services = cls(db, config, gateway, renderer, clock, provisioner, outbox, card_sync, RecordOnlyPager(clock), runbooks,
+                       timing or Timing(config))
+        # Flows that are use cases over Services plug in here (they import Services, so they come after it).
+        from bot.runbooks.runs import RunbookMessages
+        from bot.usecases.paging import LadderPager, deliver_page, post_in_incident_channel
 
         runbook_messages = RunbookMessages(services)
         outbox.register("runbook_sync", lambda _gateway, payload: runbook_messages.sync(int(payload["run_id"])))
+        outbox.register("page_dm", lambda _gateway, payload: deliver_page(services, payload))
+        outbox.register("incident_post", lambda _gateway, payload: post_in_incident_channel(services, payload))
+        services.pager = LadderPager(services)
         return services
 
     def run_later(self, work: Callable[..., object], *args: object) -> None:
@@ -56,6 +64,11 @@ class Services:
         """Let work already handed over finish (it holds leases and would otherwise be swept later)."""
         self._background.shutdown(wait=True)
         self.provisioner.shutdown()
+
+    def provision(self, incident_id: int) -> None:
+        """Drive Slack for a new incident, then deliver whatever waited for its channel (e.g. the page line)."""
+        self.provisioner.run(incident_id)
+        self.outbox.drain(incident_id)
 
     def warm_caches(self) -> None:
         """Look up the responder user groups at start so no declare waits on (or repeats) that call."""

@@ -4,6 +4,7 @@ Each field is named after its environment variable so an error message can name 
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -11,6 +12,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///sevbot.db"
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smh]?)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """`90s`, `15m`, `1h` or plain seconds → seconds."""
+    match = _DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration: use 90s, 15m, 1h or a number of seconds")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
 class SettingsError(Exception):
@@ -28,6 +40,9 @@ class Settings(BaseSettings):
     sevbot_host: str = "127.0.0.1"
     sevbot_port: int = Field(default=3000, ge=0, le=65535)
     sevbot_config: Path | None = None
+    # Override every severity's stakeholder-update cadence and every tier's ack timeout: "90s", "15m", or seconds.
+    sevbot_update_interval: float | None = None
+    sevbot_ack_timeout: float | None = None
     # Directory of runbook YAML files; default: runbooks/ in the sevbot checkout.
     sevbot_runbooks: Path | None = None
 
@@ -57,6 +72,13 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"no such file: {value}")
         return value
+
+    @field_validator("sevbot_update_interval", "sevbot_ack_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        if value is None or value == "":
+            return None
+        return parse_duration(str(value))
 
     @field_validator("sevbot_runbooks")
     @classmethod

@@ -12,6 +12,7 @@ from bot.domain.text import escape_mrkdwn, truncate
 from bot.services import Services
 from bot.slack.gateway import SlackError
 from bot.usecases.declare import MAX_TITLE, DeclareRequest, declare
+from bot.usecases.lifecycle import on_declared
 from bot.views import declare_modal
 from bot.views.messages import declaring_ack
 
@@ -52,10 +53,12 @@ def run(invocation: Invocation) -> None:
             origin_channel_id=invocation.channel_id,
             response_url=invocation.response_url,
         ),
+        on_recorded=lambda session, incident: on_declared(services, session, incident),
     )
     # Recorded first: the ack names the incident, and Slack work happens after Slack has its answer.
     invocation.reply(declaring_ack(declared.incident_id))
-    services.run_later(services.provisioner.run, declared.incident_id)
+    services.run_later(services.provision, declared.incident_id)
+    services.run_later(services.outbox.drain, declared.incident_id)  # pages go out without waiting for the channel
 
 
 def _open_modal(services: Services, trigger_id: str, channel_id: str, user_id: str) -> None:
@@ -123,7 +126,9 @@ def on_modal_submit(services: Services, body: dict[str, Any], ack: Callable[...,
             origin_channel_id=form.origin_channel_id,
             idempotency_key=f"view:{view['id']}",
         ),
+        on_recorded=lambda session, incident: on_declared(services, session, incident),
     )
     ack()
     if declared.created:
-        services.run_later(services.provisioner.run, declared.incident_id)
+        services.run_later(services.provision, declared.incident_id)
+        services.run_later(services.outbox.drain, declared.incident_id)

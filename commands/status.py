@@ -6,7 +6,7 @@ from bot.domain.text import one_line, truncate
 from bot.usecases.errors import BadInput
 from bot.usecases.notes import add_note
 from bot.usecases.queries import latest_events
-from bot.usecases.status import set_severity, set_status
+from bot.usecases.status import reopen, set_severity, set_status
 
 TIMELINE_SHOWN = 15
 
@@ -18,6 +18,12 @@ def run_status(invocation: Invocation) -> None:
         raise BadInput(f"Usage: `/incident status <status> [note]`. Statuses: {', '.join(invocation.services.config.statuses)}.")
     incident_id = invocation.incident_here()
     invocation.reply(set_status(invocation.services, incident_id, status, note.strip() or None, invocation.user_id))
+
+
+@register("reopen", "/incident reopen [reason]", "reopen a resolved incident (updates resume)")
+def run_reopen(invocation: Invocation) -> None:
+    incident_id = invocation.incident_here()
+    invocation.reply(reopen(invocation.services, incident_id, invocation.args.strip() or None, invocation.user_id))
 
 
 @register("sev", "/incident sev <sev0-3> [reason]", "change the severity (raising to a paging level pages on-call)")

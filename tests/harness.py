@@ -31,6 +31,15 @@ def incident_config(**overrides: Any) -> IncidentConfig:
     return IncidentConfig(**values)
 
 
+def paging_config(**overrides: Any) -> IncidentConfig:
+    """The test workspace with an escalation ladder: on-call group, then Sam (L2), then Ines; walked twice."""
+    from bot.config import EscalationPolicy, Tier
+
+    policy = EscalationPolicy(tiers=(Tier(targets=("S0ONCALL",)), Tier(targets=("U0L2",)), Tier(targets=("U0IC",))),
+                              repeat=2, escalation_contact=("U0IC",))
+    return incident_config(escalation_policies={"default": policy}, **overrides)
+
+
 @dataclass
 class Bot:
     runtime: Runtime
@@ -53,6 +62,16 @@ class Bot:
         with self.db.unit_of_work() as session:
             return list(session.scalars(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id).order_by(TimelineEvent.id)))
 
+    def make_due(self, kind: str) -> None:
+        """Move every live timer of this kind into the past, as if its time had come."""
+        from datetime import timedelta
+
+        from bot.db.models import Timer
+
+        with self.db.unit_of_work() as session:
+            for timer in session.query(Timer).filter(Timer.kind == kind, Timer.done_at.is_(None)):
+                timer.due_at = self.runtime.services.clock.now() - timedelta(seconds=1)
+
     def wait_provisioned(self, incident_id: int, timeout: float = 10.0) -> Incident:
         return wait_for(lambda: (i := self.incident(incident_id)) and i.provisioned_at is not None and i, timeout, f"INC-{incident_id} provisioned")
 
@@ -68,8 +87,26 @@ def wait_for(probe: Callable[[], T | None | bool], timeout: float = 10.0, what: 
         time.sleep(0.02)
 
 
+class FakeClock:
+    """A clock the test moves: a 15-minute rule is tested in milliseconds."""
+
+    def __init__(self) -> None:
+        from datetime import datetime, timezone
+
+        self.at = datetime.now(timezone.utc)
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.at += timedelta(**delta)
+
+
 @contextmanager
-def running_bot(database_url: str, config: IncidentConfig | None = None, *, runbooks_dir: Path | None = None) -> Iterator[Bot]:
+def running_bot(database_url: str, config: IncidentConfig | None = None, *, runbooks_dir: Path | None = None,
+                clock: Any = None, tick_seconds: float = 3600, **settings_overrides: Any) -> Iterator[Bot]:
     sim = SlackSimulator(Workspace().seed_default(), bot_token=BOT_TOKEN).start()
     settings = load_settings(
         slack_bot_token=BOT_TOKEN,
@@ -81,10 +118,12 @@ def running_bot(database_url: str, config: IncidentConfig | None = None, *, runb
         sevbot_port=0,
         sevbot_config=None,
         sevbot_runbooks=None,
+        **settings_overrides,
     )
     upgrade(settings.database_url)
     # The sweep is driven explicitly by the tests that need it, so timing never decides a result.
-    runtime = Runtime.create(settings, config or incident_config(), sweep_seconds=3600, runbooks_dir=runbooks_dir)
+    runtime = Runtime.create(settings, config or incident_config(), sweep_seconds=3600, runbooks_dir=runbooks_dir,
+                             clock=clock, tick_seconds=tick_seconds)
     runtime.start_background()
     try:
         yield Bot(runtime, sim, SlackDriver(sim, runtime.url + "/slack/events", SIGNING_SECRET))

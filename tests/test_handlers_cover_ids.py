@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.ids import START_RUNBOOK_PREFIX, ActionId, CallbackId
-from tests.harness import Bot, wait_for
+from tests.harness import Bot, paging_config, running_bot, wait_for
 
 
 def _action_elements(blocks: list[dict[str, Any]]) -> list[tuple[str | None, dict[str, Any]]]:
@@ -20,8 +20,12 @@ def _action_elements(blocks: list[dict[str, Any]]) -> list[tuple[str | None, dic
     return found
 
 
-def test_every_posted_id_has_a_listener(sqlite_bot: Bot) -> None:
-    bot = sqlite_bot
+def test_every_posted_id_has_a_listener(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with running_bot(f"sqlite:///{tmp_path / 'ids.db'}", paging_config()) as bot:
+        _walk_everything(bot)
+
+
+def _walk_everything(bot: Bot) -> None:
     bot.slack.slash_command("U0L1", "declare sev1 Checkout failing")
     incident = bot.wait_provisioned(1)
     bot.slack.slash_command("U0L1", "declare", channel_id=incident.channel_id)
@@ -31,6 +35,15 @@ def test_every_posted_id_has_a_listener(sqlite_bot: Bot) -> None:
                          what="runbook checklist posted")
     bot.slack.click("U0L1", incident.channel_id, checklist.ts, ActionId.RUNBOOK_STEP_FAILED, block_id=checklist.blocks[2 + 1]["block_id"])
     wait_for(lambda: len(bot.sim.workspace.views) == 3, what="the three modals open")
+    bot.slack.slash_command("U0L1", "update", channel_id=incident.channel_id)
+    bot.slack.slash_command("U0L1", "escalate", channel_id=incident.channel_id)
+    wait_for(lambda: len(bot.sim.workspace.views) == 5, what="update and escalate modals open")
+    for kind in ("update_reminder", "runbook_check"):
+        bot.make_due(kind)
+    bot.runtime.ticker.tick()
+    wait_for(lambda: "open_update_modal" in str(bot.sim.workspace.messages(incident.channel_id))
+             and "open_escalate_modal" in str(bot.sim.workspace.messages(incident.channel_id)), what="reminder and 15-minute prompt")
+    wait_for(lambda: any("page_acknowledge" in str(m.blocks) for m in bot.sim.workspace.all_messages()), what="page DMs")
 
     ws = bot.sim.workspace
     messages = [m for m in ws.all_messages() if m.user == "U0BOT"]
@@ -57,6 +70,7 @@ def test_every_posted_id_has_a_listener(sqlite_bot: Bot) -> None:
         callbacks.add(view.view["callback_id"])
     # Everything the enums name was seen in a real message or modal, so nothing above was skipped.
     interactive = {ActionId.TAKE_COMMAND, ActionId.PICK_ROLE, ActionId.DECLARE_SCOPE, ActionId.DECLARE_SERVICE,
-                   f"{START_RUNBOOK_PREFIX}1", ActionId.RUNBOOK_STEP_DONE, ActionId.RUNBOOK_STEP_SKIP, ActionId.RUNBOOK_STEP_FAILED}
+                   f"{START_RUNBOOK_PREFIX}1", ActionId.RUNBOOK_STEP_DONE, ActionId.RUNBOOK_STEP_SKIP, ActionId.RUNBOOK_STEP_FAILED,
+                   ActionId.OPEN_UPDATE, ActionId.OPEN_ESCALATE, ActionId.PAGE_ACK}
     assert interactive <= clicked
     assert set(CallbackId) == callbacks

@@ -170,3 +170,49 @@ class RunbookStepState(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("uq_runbook_steps_position", "run_id", "position", unique=True),)
+
+
+class Timer(Base):
+    """Due work as a row: an update reminder, an escalation step, a runbook check. The scheduler tick claims rows
+    whose time has come (FOR UPDATE SKIP LOCKED on PostgreSQL), runs them through the use cases and re-arms or
+    finishes them in the same transaction, so a restart or a second replica neither loses nor repeats one."""
+
+    __tablename__ = "timers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref_id: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Times it fired since it was last satisfied (e.g. reminders with no update posted).
+    fired: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Bumped on every re-arm: work decided for an older arming is stale and skipped.
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_timers_due", "done_at", "due_at"),
+        Index("uq_timers_live", "kind", "incident_id", "ref_id", unique=True,
+              sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
+    )
+
+
+class Page(Base):
+    """A page walking an escalation ladder. The policy is snapshotted at start: config edits don't change it."""
+
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    policy_name: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tier: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    state: Mapped[str] = mapped_column(String(16), default="paging")
+    reason: Mapped[str] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_by: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acked_by: Mapped[str | None] = mapped_column(String(32))
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

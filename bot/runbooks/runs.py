@@ -106,6 +106,9 @@ def start_runbook(services: Services, incident_id: int, name: str, actor: str) -
             session.flush()
             for position in range(1, len(runbook.steps) + 1):
                 session.add(RunbookStepState(run_id=run.id, position=position, state="pending"))
+            from bot.usecases.runbook_watch import arm_runbook_check
+
+            arm_runbook_check(services, session, run)
             record(session, incident_id, kind="runbook_started", actor=actor, at=now,
                    summary=f"Runbook started: {escape_mrkdwn(runbook.title)} ({len(runbook.steps)} steps)",
                    data={"run_id": run.id, "name": runbook.name})

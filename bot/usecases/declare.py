@@ -1,10 +1,12 @@
 """Declare: record the incident first (so nothing is ever lost), then provisioning drives Slack."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.config import IncidentConfig
@@ -41,7 +43,9 @@ class Declared:
         return human_id(self.incident_id)
 
 
-def declare(db: Database, config: IncidentConfig, clock: Clock, request: DeclareRequest) -> Declared:
+def declare(db: Database, config: IncidentConfig, clock: Clock, request: DeclareRequest,
+            on_recorded: Callable[[Session, Incident], None] | None = None) -> Declared:
+    """Record the incident; `on_recorded` runs in the same transaction (the clocks: reminders, paging)."""
     if request.severity not in config.severities:
         raise ValueError(f"unknown severity {request.severity!r}")
     if request.idempotency_key is not None:
@@ -86,6 +90,8 @@ def declare(db: Database, config: IncidentConfig, clock: Clock, request: Declare
                 summary="Incident Commander: the declarer, until handed over",
                 data={"role": "ic", "user": request.declared_by},
             )
+            if on_recorded is not None:
+                on_recorded(session, incident)
             incident_id = incident.id
     except IntegrityError:
         # A concurrent submission of the same view won the race; answer with its incident.

@@ -9,6 +9,7 @@ from bot.timeline import record
 from bot.usecases.card import card_changed
 from bot.usecases.common import locked_incident, require_permission
 from bot.usecases.errors import BadInput
+from bot.usecases.lifecycle import on_closed, on_reopened
 from bot.views.messages import severity_label
 
 MAX_REASON = 1000
@@ -40,6 +41,10 @@ def set_status(services: Services, incident_id: int, status: str, note: str | No
             allowed = [s for s in config.statuses if config.can_move(previous, s)]
             raise BadInput(f"INC-{incident_id} can't go from {previous} to {status}. From {previous} it can go to: {', '.join(allowed) or 'nothing'}.")
         incident.status = status
+        if status == config.closed_status:
+            on_closed(services, session, incident)
+        elif previous == config.closed_status:
+            on_reopened(services, session, incident)
         suffix = f": {escape_mrkdwn(note)}" if note else ""
         record(session, incident_id, kind="status_changed", actor=actor, at=now,
                summary=f"Status {previous} → {status}{suffix}", data={"from": previous, "to": status, "note": note})
@@ -49,6 +54,27 @@ def set_status(services: Services, incident_id: int, status: str, note: str | No
         _announce(services, session, incident, line, f"status:{incident.card_version}")
     services.run_later(services.outbox.drain, incident_id)
     return f":white_check_mark: INC-{incident_id} is now {status}."
+
+
+def reopen(services: Services, incident_id: int, reason: str | None, actor: str) -> str:
+    """Back to the first status: the update cadence resumes."""
+    config = services.config
+    reason = _reason(reason)
+    now = services.clock.now()
+    with services.db.unit_of_work() as session:
+        incident = locked_incident(session, incident_id)
+        if incident.status != config.closed_status:
+            raise BadInput(f"INC-{incident_id} is open ({incident.status}); nothing to reopen.")
+        incident.status = config.open_status
+        on_reopened(services, session, incident)
+        suffix = f": {escape_mrkdwn(reason)}" if reason else ""
+        record(session, incident_id, kind="reopened", actor=actor, at=now, summary=f"Reopened{suffix}",
+               data={"reason": reason, "status": incident.status})
+        card_changed(session, services.clock, incident)
+        detail = f"\n>{escape_mrkdwn(one_line(reason))}" if reason else ""
+        _announce(services, session, incident, f":repeat: *INC-{incident_id}* reopened by <@{actor}>{detail}", f"reopen:{incident.card_version}")
+    services.run_later(services.outbox.drain, incident_id)
+    return f":white_check_mark: INC-{incident_id} is open again ({config.open_status}); stakeholder updates resume."
 
 
 def set_severity(services: Services, incident_id: int, level: str, reason: str | None, actor: str) -> str:

@@ -1,0 +1,257 @@
+"""Pages and their escalation ladder: start, step up on timeout, acknowledge, cancel, escalate with context.
+
+All decisions happen in database transactions (the tick's or a command's); the DMs and channel lines are outbox
+items, delivered after commit. A page that can't be delivered is said so in the incident channel.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import Incident, Page, RunbookRun, RunbookStepState
+from bot.domain.text import escape_mrkdwn, one_line, truncate
+from bot.ids import ActionId
+from bot.outbox import enqueue
+from bot.scheduler import timers
+from bot.services import Services
+from bot.slack.gateway import SlackError
+from bot.timeline import record
+from bot.usecases.errors import BadInput
+from bot.usecases.incident_view import current_roles
+
+PAGING, ACKED, EXHAUSTED, CANCELLED = "paging", "acked", "exhausted", "cancelled"
+
+
+def active_page(session: Session, incident_id: int) -> Page | None:
+    return session.scalar(select(Page).where(Page.incident_id == incident_id, Page.state == PAGING)
+                          .order_by(Page.id.desc()).with_for_update())
+
+
+def start_page(services: Services, session: Session, incident: Incident, *, reason: str, actor: str,
+               context: dict[str, Any] | None = None, direct: list[str] | None = None, start_tier: int = 0) -> str:
+    """Start a page (ladder from config, or `direct` people); returns the line to tell the channel."""
+    now = services.clock.now()
+    if direct:
+        policy_name = "direct"
+        policy = services.timing.snapshot_policy([{"targets": direct, "ack_timeout_minutes": 5}], 1, [])
+    else:
+        chosen = services.config.policy_for(incident.severity, incident.service)
+        if chosen is None:
+            record(session, incident.id, kind="page_requested", actor=actor, at=now,
+                   summary=f"Paging requested ({escape_mrkdwn(reason)}); no escalation policy is configured, nobody was paged",
+                   data={"reason": reason, "paged": False})
+            return ":pager: This calls for paging on-call, but no escalation policy is configured: page them by hand."
+        policy_name, configured = chosen
+        policy = services.timing.snapshot_policy([t.model_dump() for t in configured.tiers], configured.repeat,
+                                                 list(configured.escalation_contact))
+    start_tier = min(start_tier, len(policy["tiers"]) - 1)
+    page = Page(incident_id=incident.id, policy_name=policy_name, policy=policy, tier=start_tier, round=1, state=PAGING,
+                reason=reason, context=context or {}, started_by=actor, started_at=now)
+    session.add(page)
+    session.flush()
+    critical = not direct and start_tier == 0 and services.config.on_critical_path(incident.severity, incident.service)
+    record(session, incident.id, kind="page_started", actor=actor, at=now,
+           summary=f"Page started ({escape_mrkdwn(reason)}), {policy_name} ladder" + (", critical path: escalation contact too" if critical else ""),
+           data={"page_id": page.id, "policy": policy_name, "reason": reason, "critical_path": critical})
+    _page_tier(services, session, incident, page, include_contact=critical)
+    return f":pager: Paging tier {page.tier + 1} of the *{policy_name}* ladder ({escape_mrkdwn(reason)})."
+
+
+def _page_tier(services: Services, session: Session, incident: Incident, page: Page, *, include_contact: bool = False) -> None:
+    now = services.clock.now()
+    tier = page.policy["tiers"][page.tier]
+    targets = list(tier["targets"]) + (list(page.policy.get("escalation_contact") or []) if include_contact else [])
+    timeout = timedelta(seconds=tier["ack_timeout_s"])
+    timers.arm(session, kind=timers.PAGE_STEP, incident_id=incident.id, ref_id=page.id, due_at=now + timeout)
+    record(session, incident.id, kind="paged", actor="sevbot", at=now,
+           summary=f"Paged tier {page.tier + 1} (round {page.round}): " + ", ".join(_mention(t) for t in targets),
+           data={"page_id": page.id, "tier": page.tier + 1, "round": page.round, "targets": targets})
+    enqueue(session, services.clock, kind="page_dm", incident_id=incident.id,
+            dedupe_key=f"page:{page.id}:{page.round}:{page.tier}",
+            payload={"page_id": page.id, "incident_id": incident.id, "targets": targets, "tier": page.tier + 1,
+                     "round": page.round, "timeout_s": tier["ack_timeout_s"]})
+
+
+def page_timed_out(services: Services, session: Session, page: Page) -> None:
+    """Nobody acknowledged this tier in time: next tier, next round, or say plainly that the ladder is exhausted."""
+    incident = session.get_one(Incident, page.incident_id)
+    now = services.clock.now()
+    if page.tier + 1 < len(page.policy["tiers"]):
+        page.tier += 1
+    elif page.round < page.policy["repeat"]:
+        page.round += 1
+        page.tier = 0
+    else:
+        page.state, page.ended_at = EXHAUSTED, now
+        timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident.id, now=now, ref_id=page.id)
+        text = (f":rotating_light: *Nobody acknowledged the page for INC-{incident.id}* after {page.round} round(s) of the "
+                f"*{page.policy_name}* ladder. Call people by phone now.")
+        record(session, incident.id, kind="page_exhausted", actor="sevbot", at=now,
+               summary=f"Escalation exhausted: nobody acknowledged after {page.round} round(s)", data={"page_id": page.id})
+        for channel in filter(None, (incident.channel_id, services.config.stakeholder_channel)):
+            enqueue(session, services.clock, kind="post", incident_id=incident.id, dedupe_key=f"page:{page.id}:exhausted:{channel}",
+                    payload={"channel": channel, "text": text})
+        return
+    record(session, incident.id, kind="page_escalated", actor="sevbot", at=now,
+           summary=f"No acknowledgement in time: escalating to tier {page.tier + 1} (round {page.round})",
+           data={"page_id": page.id, "tier": page.tier + 1, "round": page.round})
+    _page_tier(services, session, incident, page)
+
+
+def acknowledge(services: Services, incident_id: int, user: str, *, page_id: int | None = None) -> str:
+    now = services.clock.now()
+    with services.db.unit_of_work() as session:
+        if page_id is not None:
+            page = session.scalar(select(Page).where(Page.id == page_id).with_for_update())
+            if page is None or page.incident_id != incident_id:
+                raise BadInput("That page is not one sevbot sent; nothing changed.")
+        else:
+            page = active_page(session, incident_id) or session.scalar(
+                select(Page).where(Page.incident_id == incident_id).order_by(Page.id.desc()))
+            if page is None:
+                raise BadInput(f"Nobody is being paged for INC-{incident_id}.")
+        if page.state == ACKED:
+            return f"Already acknowledged by <@{page.acked_by}> at {page.acked_at:%H:%M} UTC."
+        if page.state != PAGING:
+            raise BadInput(f"That page is over ({page.state}); start a new one with `/incident page @someone`.")
+        page.state, page.acked_by, page.acked_at, page.ended_at = ACKED, user, now, now
+        timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident_id, now=now, ref_id=page.id)
+        seconds = int((now - page.started_at).total_seconds())
+        took = f"{seconds // 60}m{seconds % 60:02d}s"
+        record(session, incident_id, kind="page_acked", actor=user, at=now,
+               summary=f"Page acknowledged by <@{user}> after {took} (tier {page.tier + 1})",
+               data={"page_id": page.id, "seconds_to_ack": seconds, "tier": page.tier + 1})
+        incident = session.get_one(Incident, incident_id)
+        if incident.channel_id:
+            enqueue(session, services.clock, kind="invite", incident_id=incident_id, payload={"channel": incident.channel_id, "users": [user]})
+            enqueue(session, services.clock, kind="post", incident_id=incident_id, dedupe_key=f"page:{page.id}:acked",
+                    payload={"channel": incident.channel_id, "text": f":white_check_mark: <@{user}> acknowledged the page after {took}. The ladder stopped."})
+    services.run_later(services.outbox.drain, incident_id)
+    return f":white_check_mark: Acknowledged INC-{incident_id} (after {took}). You're invited to the incident channel."
+
+
+def cancel_pages(services: Services, session: Session, incident_id: int, why: str) -> int:
+    now = services.clock.now()
+    pages = list(session.scalars(select(Page).where(Page.incident_id == incident_id, Page.state == PAGING).with_for_update()))
+    for page in pages:
+        page.state, page.ended_at = CANCELLED, now
+        timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident_id, now=now, ref_id=page.id)
+        record(session, incident_id, kind="page_cancelled", actor="sevbot", at=now, summary=f"Page stopped: {why}", data={"page_id": page.id})
+    return len(pages)
+
+
+def escalate(services: Services, incident_id: int, actor: str, context: dict[str, str]) -> str:
+    """`/incident escalate`: page the next tier now, carrying what was tried, observed and suspected."""
+    with services.db.unit_of_work() as session:
+        incident = session.get_one(Incident, incident_id)
+        context = {**context, "runbooks": runbook_progress(session, incident_id)}
+        record(session, incident_id, kind="escalated", actor=actor, at=services.clock.now(),
+               summary="Escalated: " + "; ".join(f"{k}: {escape_mrkdwn(one_line(v))}" for k, v in context.items() if k != "runbooks" and v),
+               data=context)
+        page = active_page(session, incident_id)
+        if page is not None:
+            page.context = {**page.context, **context}
+            page_timed_out(services, session, page)  # step up now instead of waiting for the timeout
+            line = f":arrow_double_up: Escalated to tier {page.tier + 1}."
+        else:
+            last = session.scalar(select(Page).where(Page.incident_id == incident_id).order_by(Page.id.desc()))
+            next_tier = (last.tier + 1) if last is not None else 1
+            line = start_page(services, session, incident, reason=f"escalated by <@{actor}>", actor=actor, context=context, start_tier=next_tier)
+    services.run_later(services.outbox.drain, incident_id)
+    return line
+
+
+def runbook_progress(session: Session, incident_id: int) -> list[str]:
+    lines = []
+    for run in session.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident_id)):
+        states = [s.state for s in session.scalars(select(RunbookStepState).where(RunbookStepState.run_id == run.id))]
+        lines.append(f"{run.title}: {states.count('done')} done, {states.count('failed')} failed, {states.count('pending')} left")
+    return lines
+
+
+def deliver_page(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
+    """Outbox handler: DM every target (groups expanded) with an Acknowledge button, then tell the channel."""
+    with services.db.unit_of_work() as session:
+        incident = session.get_one(Incident, int(payload["incident_id"]))
+        page = session.get_one(Page, int(payload["page_id"]))
+        ic = current_roles(session, incident.id).get("ic", incident.declared_by)
+        title, channel, context = incident.title, incident.channel_id, dict(page.context)
+        still_paging = page.state == PAGING
+    if not still_paging:
+        return {"skipped": "acknowledged or cancelled before delivery"}
+    people: list[str] = []
+    for target in payload["targets"]:
+        people.extend(services.gateway.usergroup_members(target) if target.startswith("S") else [target])
+    people = list(dict.fromkeys(people))
+    where = f"<#{channel}>" if channel else "its channel (being created)"
+    minutes = max(1, round(payload["timeout_s"] / 60)) if payload["timeout_s"] >= 60 else None
+    within = f"{minutes} min" if minutes else f"{int(payload['timeout_s'])} s"
+    details = "".join(f"\n*{k.capitalize()}:* {escape_mrkdwn(truncate(one_line(str(v)), 500))}" for k, v in context.items()
+                      if k in ("tried", "observed", "suspect") and v)
+    if context.get("runbooks"):
+        details += "\n*Runbooks:* " + escape_mrkdwn("; ".join(context["runbooks"]))
+    text = (f":pager: *You are paged for INC-{incident.id}* (tier {payload['tier']}): {escape_mrkdwn(truncate(one_line(title), 300))}\n"
+            f"IC <@{ic}> · join {where} · acknowledge within {within} or the next tier is paged.{details}")
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}},
+        {"type": "actions", "block_id": f"page{payload['page_id']}", "elements": [
+            {"type": "button", "action_id": ActionId.PAGE_ACK, "style": "primary", "text": {"type": "plain_text", "text": "Acknowledge"},
+             "value": f"{incident.id}:{payload['page_id']}"}]},
+    ]
+    delivered, failed = [], []
+    for person in people:
+        try:
+            services.gateway.post_message(person, f"You are paged for INC-{incident.id}", blocks)
+            delivered.append(person)
+        except SlackError as exc:
+            failed.append((person, exc.code))
+    line = f":pager: Paged {', '.join(f'<@{p}>' for p in delivered) or 'nobody'} (tier {payload['tier']}, round {payload['round']})"
+    if failed:
+        line += ". :warning: Could not reach " + ", ".join(f"<@{p}> ({code})" for p, code in failed) + ": page them another way."
+    if channel:
+        services.gateway.post_message(channel, line)
+    else:
+        with services.db.unit_of_work() as session:
+            # The channel line waits for the channel (delivered after provisioning); the DMs above never wait.
+            enqueue(session, services.clock, kind="incident_post", incident_id=incident.id,
+                    dedupe_key=f"page:{payload['page_id']}:{payload['round']}:{payload['tier']}:line",
+                    payload={"incident_id": incident.id, "text": line})
+    if failed:
+        with services.db.unit_of_work() as session:
+            record(session, incident.id, kind="page_undelivered", actor="sevbot", at=services.clock.now(),
+                   summary="Page not delivered to " + ", ".join(f"<@{p}> ({code})" for p, code in failed),
+                   data={"page_id": payload["page_id"], "failed": failed})
+    return {"delivered": delivered, "failed": failed}
+
+
+def _mention(target: str) -> str:
+    return f"<!subteam^{target}>" if target.startswith("S") else f"<@{target}>"
+
+
+
+
+class LadderPager:
+    """The paging seam filled: a page request starts the incident's ladder unless one is already running."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def request_page(self, session: Session, incident_id: int, *, reason: str, actor: str) -> str:
+        if active_page(session, incident_id) is not None:
+            return ":pager: On-call is already being paged for this incident."
+        incident = session.get_one(Incident, incident_id)
+        return start_page(self.services, session, incident, reason=reason, actor=actor)
+
+
+def post_in_incident_channel(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
+    """Outbox handler: a line for the incident channel, once the channel exists."""
+    from bot.outbox import NotYet
+
+    with services.db.unit_of_work() as session:
+        channel = session.scalar(select(Incident.channel_id).where(Incident.id == int(payload["incident_id"])))
+    if channel is None:
+        raise NotYet()
+    return {"ts": services.gateway.post_message(channel, payload["text"])}
