@@ -120,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=cmd_migrate)
     sandbox = sub.add_parser("sandbox", help="run the bot against the local Slack simulator (no Slack workspace needed)")
     sandbox.add_argument("--sim-port", type=int, default=8089, help="port of the local Slack simulator")
+    sandbox.add_argument("--web-port", type=int, default=None,
+                         help="port of the sandbox web page (default 8080; a free port if 8080 is busy)")
     sandbox.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sandbox.set_defaults(run=cmd_sandbox)
     runbooks = sub.add_parser("runbooks", help="runbook tools")

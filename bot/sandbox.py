@@ -1,7 +1,9 @@
 """`sevbot sandbox`: the real bot against the local Slack simulator, for trying sevbot with no Slack workspace.
 
 The bot is the production bot, reached only through signed HTTP requests: the simulator signs slash commands
-forwarded to it (`sevbot say`) exactly as Slack does. Nothing here reaches inside the bot.
+forwarded to it (`sevbot say`) and everything done on the web page (commands, clicks, modals) exactly as Slack
+does. The only things handed to the bot are the ones production hands it too: settings, the policy, and a clock;
+the sandbox's clock can be fast-forwarded, after which the bot's own scheduler runs its jobs at once.
 """
 from __future__ import annotations
 
@@ -9,19 +11,28 @@ import argparse
 import json
 import secrets
 import signal
+import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES
+from apscheduler.schedulers.base import BaseScheduler
 
 from bot import logs
 from bot.config import IncidentConfig
 from bot.db.migrate import upgrade
 from bot.runtime import Runtime, StartupError
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from bot.slack_sim import SlackSimulator, Workspace
+from bot.slack_sim.clock import OffsetClock
+from bot.slack_sim.web import WebConsole, WebServer
 
 SANDBOX_TOKEN = "xoxb-sandbox-token"
+DEFAULT_WEB_PORT = 8080
 
 
 def sandbox_config() -> IncidentConfig:
@@ -33,47 +44,140 @@ def sandbox_config() -> IncidentConfig:
     return IncidentConfig(stakeholder_channel="C0STAKE", severities=severities)
 
 
+@dataclass
+class Sandbox:
+    """The production Runtime, the simulator, one shared OffsetClock, and the web page, started together."""
+
+    sim: SlackSimulator
+    runtime: Runtime
+    clock: OffsetClock
+    web: WebServer | None
+    web_note: str = ""
+
+    @classmethod
+    def start(cls, settings: Settings, config: IncidentConfig, *, sim_port: int = 8089, web_port: int | None = DEFAULT_WEB_PORT,
+              web_port_fallback: bool = False, sweep_seconds: float | None = None, signing_secret: str | None = None) -> "Sandbox":
+        """Start everything; `settings` must already point at a migrated database. Raises StartupError.
+
+        `web_port=None` runs without the page; `web_port_fallback` takes a free port when that one is busy.
+        """
+        clock = OffsetClock()
+        # Fresh per run: only the simulator can sign for this bot.
+        signing_secret = signing_secret or secrets.token_hex(16)
+        sim = SlackSimulator(Workspace(clock=clock.time).seed_default(), bot_token=SANDBOX_TOKEN, port=sim_port).start()
+        settings = settings.model_copy(update={
+            "slack_bot_token": load_settings(slack_bot_token=SANDBOX_TOKEN).slack_bot_token,
+            "slack_signing_secret": load_settings(slack_signing_secret=signing_secret).slack_signing_secret,
+            "slack_api_url": sim.api_url,
+        })
+        try:
+            extra = {} if sweep_seconds is None else {"sweep_seconds": sweep_seconds}
+            runtime = Runtime.create(settings, config, clock=clock, **extra).start_background()
+        except StartupError:
+            sim.stop()
+            raise
+        sim.connect_bot(runtime.url + "/slack/events", signing_secret)
+        sandbox = cls(sim, runtime, clock, None)
+        if web_port is not None:
+            console = WebConsole(sim, sim._driver, clock=clock, fast_forward=sandbox.fast_forward)  # noqa: SLF001
+            try:
+                sandbox.web = WebServer(console, port=web_port).start()
+            except OSError as exc:
+                if not web_port_fallback:
+                    sandbox.stop()
+                    raise StartupError(f"--web-port {web_port}: cannot serve the sandbox page there ({exc.strerror or exc})") from None
+                sandbox.web = WebServer(console, port=0).start()
+                sandbox.web_note = f" (port {web_port} was busy)"
+        return sandbox
+
+    def fast_forward(self, seconds: float) -> dict[str, Any]:
+        """Move the shared clock on, then run every scheduled job now, so work that just fell due happens at once.
+
+        The jobs run through the runtime's own scheduler (same functions, same one-at-a-time rule) rather than
+        being called from here; this waits for them, so the page shows their effect on its next poll.
+        """
+        now = self.clock.advance(seconds)
+        ran = run_jobs_now(self.runtime.scheduler)
+        return {"now": now.timestamp(), "offset_seconds": self.clock.offset.total_seconds(), "ran": ran}
+
+    def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+        self.runtime.stop()
+        self.sim.stop()
+
+
+def run_jobs_now(scheduler: BaseScheduler, timeout: float = 15.0) -> list[str]:
+    """Make every job due now and wait until each has run once after this call (or the timeout)."""
+    pending = {job.id for job in scheduler.get_jobs()}
+    done: list[str] = []
+    busy: set[str] = set()
+    changed = threading.Condition()
+
+    def listener(event: Any) -> None:
+        with changed:
+            if event.code == EVENT_JOB_MAX_INSTANCES:
+                busy.add(event.job_id)  # a run already in progress may have read the old time: run again after it
+            elif event.job_id in pending:
+                pending.discard(event.job_id)
+                done.append(event.job_id)
+            changed.notify_all()
+
+    scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
+    try:
+        for job_id in list(pending):
+            scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
+        deadline = time.monotonic() + timeout
+        with changed:
+            while pending and time.monotonic() < deadline:
+                changed.wait(0.1)
+                for job_id in list(busy):
+                    busy.discard(job_id)
+                    scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc) + timedelta(milliseconds=100))
+    finally:
+        scheduler.remove_listener(listener)
+    return done
+
+
 def run_sandbox(args: argparse.Namespace) -> int:
     from bot.cli import CliError, _load, _prepare_sqlite_dir
 
     settings, config = _load()
     if settings.sevbot_config is None:
         config = sandbox_config()
-    signing_secret = secrets.token_hex(16)  # fresh per run: only the simulator can sign for this bot
-    sim = SlackSimulator(Workspace().seed_default(), bot_token=SANDBOX_TOKEN, port=args.sim_port).start()
-    settings = settings.model_copy(update={
-        "slack_bot_token": load_settings(slack_bot_token=SANDBOX_TOKEN).slack_bot_token,
-        "slack_signing_secret": load_settings(slack_signing_secret=signing_secret).slack_signing_secret,
-        "slack_api_url": sim.api_url,
-    })
+    signing_secret = secrets.token_hex(16)
     logs.configure(args.log_level, [SANDBOX_TOKEN, signing_secret])
     _prepare_sqlite_dir(settings.database_url)
     upgrade(settings.database_url)
+    requested = getattr(args, "web_port", None)  # `--web-port`; unset means 8080, or a free port when 8080 is busy
     try:
-        runtime = Runtime.create(settings, config).start_background()
+        sandbox = Sandbox.start(settings, config, sim_port=args.sim_port,
+                                web_port=DEFAULT_WEB_PORT if requested is None else requested,
+                                web_port_fallback=requested is None, signing_secret=signing_secret)
     except StartupError as exc:
-        sim.stop()
         raise CliError(str(exc)) from None
-    sim.connect_bot(runtime.url + "/slack/events", signing_secret)
-    print(_banner(runtime.url, sim.base_url, args.sim_port), flush=True)
+    web_url = sandbox.web.url + sandbox.web_note if sandbox.web else None
+    print(_banner(sandbox.runtime.url, sandbox.sim.base_url, args.sim_port, web_url), flush=True)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     try:
-        _echo_messages(sim, stop)
+        _echo_messages(sandbox.sim, stop)
     except KeyboardInterrupt:
         pass
     finally:
-        runtime.stop()
-        sim.stop()
+        sandbox.stop()
     return 0
 
 
-def _banner(bot_url: str, sim_url: str, sim_port: int) -> str:
+def _banner(bot_url: str, sim_url: str, sim_port: int, web_url: str | None = None) -> str:
     port_flag = "" if sim_port == 8089 else f" --sim-port {sim_port}"
+    page = (f"\nOpen the sandbox workspace in a browser: {web_url}\n"
+            "  (switch between seeded users, type /incident commands, press buttons, fast-forward the clock)\n") if web_url else ""
     return (
         "\nsevbot sandbox: the real bot and a local Slack simulator (no Slack workspace needed)\n"
         f"  bot        {bot_url}  (POST /slack/events, GET /healthz)\n"
         f"  simulator  {sim_url}api/  (seeded users: U0L1 Lee L1 on-call, U0L2 Sam L2, U0IC Ines IC, U0EXEC Erin exec)\n"
+        f"{page}"
         "\nIn another terminal, send it a command as a seeded user:\n"
         f"  .venv/bin/sevbot say{port_flag} --as U0L1 \"/incident declare sev1 Checkout is failing for all users\"\n"
         f"  .venv/bin/sevbot say{port_flag} \"/incident list\"\n"

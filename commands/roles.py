@@ -1,6 +1,7 @@
 """`/incident ic`, `assign`, `unassign`, `who`; the card's "Take command" button and role picker."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -121,9 +122,21 @@ def on_assign_submit(services: Services, body: dict[str, Any], ack: Callable[...
     try:
         text = assign_role(services, form.incident_id, form.role, form.user_id, body["user"]["id"])
     except (BadInput, Refused) as problem:
-        ack(response_action="errors", errors={role_modal.USER_BLOCK: str(problem)[:150]})
+        # Modal errors are plain text: show people's names, not raw <@U…> mentions.
+        ack(response_action="errors", errors={role_modal.USER_BLOCK: _plain_names(services, str(problem))[:150]})
         return
     ack()
     if form.channel_id:
         services.run_later(_ephemeral, services, form.channel_id, body["user"]["id"], text)
 
+
+
+def _plain_names(services: Services, text: str) -> str:
+    def name(match: re.Match[str]) -> str:
+        try:
+            info = services.gateway.user(match.group(1))
+        except SlackError:
+            info = None
+        return f"@{info.name}" if info and info.name else "that person"
+
+    return re.sub(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>", name, text)

@@ -107,6 +107,7 @@ def test_role_picker_opens_a_modal_and_assigns(sqlite_bot: Bot) -> None:
     view = wait_for(lambda: next((v for v in bot.sim.workspace.views.values() if v.view.get("callback_id") == CallbackId.ASSIGN_ROLE), None), what="role modal")
     answer = bot.slack.submit_view("U0L1", view.id, {"assign_role_user": {ActionId.ASSIGN_ROLE_USER: "U0GONE"}}).json()
     assert answer["response_action"] == "errors" and "deactivated" in answer["errors"]["assign_role_user"]
+    assert "<@" not in answer["errors"]["assign_role_user"] and "@gone" in answer["errors"]["assign_role_user"]
     assert bot.slack.submit_view("U0L1", view.id, {"assign_role_user": {ActionId.ASSIGN_ROLE_USER: "U0EXEC"}}).status == 200
     _outbox_settled(bot)
     assert "Scribe: <@U0EXEC>" in str(_card(bot, incident_id).blocks)

@@ -1,7 +1,10 @@
 """`sevbot sandbox` (what `make run` starts without Slack credentials) and `sevbot say`, as separate processes."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 from tests.harness import wait_for
@@ -25,6 +28,11 @@ def test_sandbox_runs_the_bot_and_say_declares(tmp_path: Path) -> None:
         assert declared.returncode == 0 and "Declaring INC-1" in declared.stdout
         wait_for(lambda: "[#sev1-" in out.read_text() and "[#incidents]" in out.read_text(), timeout=15, what="card and announcement")
         wait_for(lambda: "[only visible to U0L1]" in out.read_text() and "is open in" in out.read_text(), what="declarer told")
+        # The same workspace is on the web page printed in the banner (8080, or a free port when 8080 is busy).
+        page = re.search(r"in a browser: (http://127\.0\.0\.1:\d+/)", out.read_text())
+        assert page, out.read_text()
+        with urllib.request.urlopen(page.group(1) + "api/state?user=U0L1", timeout=10) as response:
+            assert any(c["name"].startswith("sev1-") for c in json.loads(response.read())["channels"])
         listing = say("/incident list")
         assert "INC-1" in listing.stdout
         assert say("--as", "U0NOBODY", "/incident help").returncode == 2

@@ -182,20 +182,7 @@ class SlackDriver:
         assert found is not None, (f"message {message_ts} has no element with action_id {action_id!r}; "
                                    f"it has {self._action_ids(msg.blocks)}")
         block, el = found
-        action: dict[str, Any] = {"action_id": action_id, "block_id": block.get("block_id"),
-                                  "type": el.get("type"), "action_ts": ws.new_ts()}
-        if el.get("type") == "button":
-            action["text"] = el.get("text")
-            action["value"] = value if value is not None else el.get("value")
-            if action["value"] is None:
-                del action["value"]  # Slack omits value for buttons that have none
-            if el.get("style"):
-                action["style"] = el["style"]
-        elif el.get("type") in ("static_select", "overflow"):
-            assert value is not None, f"{el.get('type')} needs the option value to pick"
-            action["selected_option"] = _option(el, value)
-        else:
-            action.update({k: v for k, v in state_value(el, value).items() if k != "type"})
+        action = self._action(block, el, action_id, value)
         payload = {
             "type": "block_actions",
             "user": self._user(user_id),
@@ -215,6 +202,52 @@ class SlackDriver:
         }
         return self._post_payload(payload)
 
+    def click_ephemeral(self, user_id: str, channel_id: str, message_ts: str, action_id: str,
+                        value: str | None = None, *, block_id: str | None = None) -> DriverResponse:
+        """Click an element of an ephemeral message shown to `user_id` (Slack sends no `message` for these)."""
+        ws = self.sim.workspace
+        with ws.lock:
+            eph = next((e for e in ws.ephemerals if e.channel == channel_id and e.user == user_id
+                        and e.message_ts == message_ts and not e.deleted), None)
+            assert eph is not None, f"no ephemeral {message_ts} for {user_id} in {channel_id}"
+            found = _find_element(eph.blocks, action_id, block_id)
+            assert found is not None, f"ephemeral {message_ts} has no element with action_id {action_id!r}"
+        block, el = found
+        action = self._action(block, el, action_id, value)
+        payload = {
+            "type": "block_actions",
+            "user": self._user(user_id),
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": True},
+            "trigger_id": self.sim.issue_trigger(user_id),
+            "team": self._team(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
+            "state": {"values": {}},
+            "response_url": self.sim.issue_response_url(channel_id, user_id, message_ts),
+            "actions": [action],
+        }
+        return self._post_payload(payload)
+
+    def _action(self, block: dict[str, Any], el: dict[str, Any], action_id: str, value: Any) -> dict[str, Any]:
+        action: dict[str, Any] = {"action_id": action_id, "block_id": block.get("block_id"),
+                                  "type": el.get("type"), "action_ts": self.sim.workspace.new_ts()}
+        if el.get("type") == "button":
+            action["text"] = el.get("text")
+            action["value"] = value if value is not None else el.get("value")
+            if action["value"] is None:
+                del action["value"]  # Slack omits value for buttons that have none
+            if el.get("style"):
+                action["style"] = el["style"]
+        elif el.get("type") in ("static_select", "overflow"):
+            assert value is not None, f"{el.get('type')} needs the option value to pick"
+            action["selected_option"] = _option(el, value)
+        else:
+            action.update({k: v for k, v in state_value(el, value).items() if k != "type"})
+        return action
+
     @staticmethod
     def _action_ids(blocks: list[dict[str, Any]]) -> list[str]:
         ids = []
@@ -230,11 +263,21 @@ class SlackDriver:
         return v
 
     def select_in_view(self, user_id: str, view_id: str, block_id: str, action_id: str,
-                       selected_value: Any) -> DriverResponse:
-        """A dispatch_action interaction inside an open modal (Slack sends block_actions)."""
+                       selected_value: Any, *, values: dict[str, dict[str, Any]] | None = None) -> DriverResponse:
+        """A dispatch_action interaction inside an open modal (Slack sends block_actions).
+
+        `values` are the other inputs as the person has filled them so far: Slack puts the whole form's current
+        state in the payload's view.state.values, not only the element that changed.
+        """
         ws = self.sim.workspace
         with ws.lock:
             v = self._view(view_id)
+            blocks = v.view.get("blocks") or []
+            for other_block, actions in (values or {}).items():
+                for other_action, value in actions.items():
+                    other = _find_element(blocks, other_action, other_block)
+                    if other is not None:
+                        v.state_values.setdefault(other_block, {})[other_action] = state_value(other[1], value)
             found = _find_element(v.view.get("blocks") or [], action_id, block_id)
             assert found is not None, f"view {view_id} has no {block_id}/{action_id}"
             _, el = found
@@ -284,6 +327,32 @@ class SlackDriver:
         if resp.status == 200:
             self._apply_response_action(v, resp)
         return resp
+
+    def close_view(self, user_id: str, view_id: str, *, whole_stack: bool = False) -> DriverResponse | None:
+        """The user closes a modal: Cancel pops one view, the X (whole_stack) closes them all.
+
+        Slack tells the bot (a `view_closed` payload) only when the view asked for it with `notify_on_close`.
+        """
+        ws = self.sim.workspace
+        with ws.lock:
+            v = self._view(view_id)
+            closing = [o for o in ws.views.values() if o.root_view_id == v.root_view_id and not o.closed] \
+                if whole_stack else [v]
+            for o in closing:
+                o.closed = True
+            notify = bool(v.view.get("notify_on_close"))
+            payload = {
+                "type": "view_closed",
+                "team": self._team(),
+                "user": self._user(user_id),
+                "api_app_id": APP_ID,
+                "token": VERIFICATION_TOKEN,
+                "view": v.to_api(),
+                "is_cleared": whole_stack and len(closing) > 1,
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+        return self._post_payload(payload) if notify else None
 
     def _apply_response_action(self, v: View, resp: DriverResponse) -> None:
         ws = self.sim.workspace

@@ -266,6 +266,16 @@ class SlackSimulator:
     def _apply_response(self, ru: Any, body: dict[str, Any]) -> None:
         ws = self.workspace
         original = ws.find_message(ru.channel_id, ru.message_ts) if ru.message_ts else None
+        private = None if original is not None or not ru.message_ts else next(
+            (e for e in ws.ephemerals if e.channel == ru.channel_id and e.user == ru.user_id and e.message_ts == ru.message_ts), None)
+        if private is not None and (body.get("delete_original") or body.get("replace_original")):
+            # A click on an ephemeral message: Slack replaces or removes that private message, for that user only.
+            if body.get("delete_original"):
+                private.deleted = True
+            else:
+                private.text = body.get("text", private.text)
+                private.blocks = body.get("blocks", private.blocks)
+            return
         if body.get("delete_original") and original is not None:
             ws._messages[ru.channel_id].remove(original)  # noqa: SLF001 - owner module
         elif body.get("replace_original") and original is not None:

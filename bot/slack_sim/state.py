@@ -164,6 +164,9 @@ class View:
         return v
 
 
+SLACKBOT_USER_ID = "USLACKBOT"  # Slack's own voice: "/foo is not a valid command", "failed with the error …"
+
+
 @dataclass
 class Ephemeral:
     channel: str
@@ -171,6 +174,8 @@ class Ephemeral:
     text: str
     blocks: list[dict[str, Any]]
     message_ts: str
+    sender: str = BOT_USER_ID  # who it appears to come from: the bot, or Slackbot for Slack's own notices
+    deleted: bool = False  # a response_url `delete_original` on an ephemeral removes it from the user's view
 
 
 @dataclass

@@ -1,0 +1,165 @@
+"""The sandbox page's JSON API, without a browser: what the page sends becomes what Slack would send the bot."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.db.migrate import upgrade
+from bot.sandbox import Sandbox, sandbox_config
+from bot.settings import load_settings
+from bot.slack_sim.clock import OffsetClock
+from tests.harness import wait_for
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    settings = load_settings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None,
+                             database_url=f"sqlite:///{tmp_path / 'sandbox.db'}", sevbot_host="127.0.0.1",
+                             sevbot_port=0, sevbot_config=None)
+    upgrade(settings.database_url)
+    running = Sandbox.start(settings, sandbox_config(), sim_port=0, web_port=0)
+    try:
+        yield running
+    finally:
+        running.stop()
+    assert running.sim.violations == []
+
+
+def _request(sandbox: Sandbox, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    assert sandbox.web is not None
+    data = None if body is None else json.dumps(body).encode()
+    base = {"Content-Type": "application/json"} if body is not None else {}
+    request = urllib.request.Request(sandbox.web.url.rstrip("/") + path, data=data, headers={**base, **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if response.headers.get_content_type() == "application/json" else raw.decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _state(sandbox: Sandbox, user: str, channel: str | None = None) -> dict[str, Any]:
+    status, body = _request(sandbox, f"/api/state?user={user}" + (f"&channel={channel}" if channel else ""))
+    assert status == 200, body
+    return body  # type: ignore[no-any-return]
+
+
+def _declare(sandbox: Sandbox) -> dict[str, Any]:
+    status, body = _request(sandbox, "/api/send", {"user": "U0L1", "channel": "C0GENERAL", "text": "/incident declare sev1 Checkout is failing"})
+    assert status == 200 and body["ok"], body
+    channel = wait_for(lambda: next((c for c in _state(sandbox, "U0L1")["channels"] if c["name"].startswith("sev1-")), None), what="sev channel")
+    # the pin runs in parallel with the other steps after the card: wait for the pinned card
+    return wait_for(lambda: (s := _state(sandbox, "U0L1", channel["id"])["channel"]) and s["messages"] and s["messages"][0]["pinned"] and s,
+                    what="pinned card")
+
+
+def test_page_and_assets_are_served_with_a_strict_policy(sandbox: Sandbox) -> None:
+    assert sandbox.web is not None
+    with urllib.request.urlopen(sandbox.web.url, timeout=5) as response:
+        html = response.read().decode()
+        policy = response.headers["Content-Security-Policy"]
+    assert '<script src="/app.js"' in html and "script-src 'self'" in policy and "unsafe-inline" not in policy
+    for asset in ("/app.js", "/mrkdwn.js", "/style.css"):
+        assert _request(sandbox, asset)[0] == 200
+    assert _request(sandbox, "/../server.py")[0] == 404
+
+
+def test_state_shows_what_this_user_can_see(sandbox: Sandbox) -> None:
+    state = _state(sandbox, "U0EXEC", "C0GENERAL")
+    assert [c["name"] for c in state["channels"]] == ["general", "incidents"]
+    assert [d["name"] for d in state["dms"]] == ["sevbot"]
+    assert {u["id"] for u in state["users"]} >= {"U0L1", "U0L2", "U0IC", "U0EXEC"}
+    assert state["channel"]["id"] == "C0GENERAL" and state["modal"] is None
+    assert state["offset_seconds"] == 0
+    assert _request(sandbox, "/api/state?user=U0GONE")[0] == 400  # deactivated people cannot be switched to
+
+
+def test_commands_clicks_and_modal_errors_go_to_the_bot(sandbox: Sandbox) -> None:
+    card = _declare(sandbox)
+    channel = card["id"]
+    ephemerals = _state(sandbox, "U0L1", "C0GENERAL")["channel"]["ephemerals"]
+    assert any("Declaring INC-1" in e["text"] for e in ephemerals), "the bot's ack is shown to the declarer only"
+    assert _state(sandbox, "U0L2", "C0GENERAL")["channel"]["ephemerals"] == []
+    message = card["messages"][0]
+    assert message["pinned"] and message["blocks"][0]["type"] == "header"
+
+    status, body = _request(sandbox, "/api/click", {"user": "U0L2", "channel": channel, "ts": message["ts"],
+                                                     "action_id": "card_take_command", "block_id": "card_actions"})
+    assert status == 200 and body["ok"], body
+    wait_for(lambda: any("<@U0L2>" in f.get("text", "") and "Incident Commander" in f.get("text", "")
+                         for b in _state(sandbox, "U0L2", channel)["channel"]["messages"][0]["blocks"] for f in b.get("fields") or []),
+             what="Sam on the card")
+
+    status, body = _request(sandbox, "/api/click", {"user": "U0L2", "channel": channel, "ts": message["ts"],
+                                                     "action_id": "card_pick_role", "block_id": "card_actions", "value": "1:comms"})
+    assert status == 200 and body["ok"], body
+    modal = wait_for(lambda: _state(sandbox, "U0L2", channel)["modal"], what="modal")
+    assert _state(sandbox, "U0L1", channel)["modal"] is None, "a modal is shown only to whoever opened it"
+    refused = _request(sandbox, "/api/submit", {"user": "U0L2", "view_id": modal["id"],
+                                                "values": {"assign_role_user": {"assign_role_user_select": "U0BOT"}}})[1]
+    assert refused["ok"] and "is a bot" in refused["errors"]["assign_role_user"]
+    done = _request(sandbox, "/api/submit", {"user": "U0L2", "view_id": modal["id"],
+                                             "values": {"assign_role_user": {"assign_role_user_select": "U0IC"}}})[1]
+    assert done == {"ok": True}
+    assert _state(sandbox, "U0L2", channel)["modal"] is None
+    assert _request(sandbox, "/api/close", {"user": "U0L2", "view_id": modal["id"]})[0] == 409
+
+
+def test_bad_input_gets_the_answer_slack_or_the_bot_gives(sandbox: Sandbox) -> None:
+    def private_answers() -> list[dict[str, Any]]:
+        return _state(sandbox, "U0L1", "C0GENERAL")["channel"]["ephemerals"]
+
+    assert _request(sandbox, "/api/send", {"user": "U0L1", "channel": "C0GENERAL", "text": "   "})[1] == {"ok": True, "sent": False}
+    assert private_answers() == []
+    _request(sandbox, "/api/send", {"user": "U0L1", "channel": "C0GENERAL", "text": "/incident wat"})
+    _request(sandbox, "/api/send", {"user": "U0L1", "channel": "C0GENERAL", "text": "/nope"})
+    answers = private_answers()
+    assert "I don't know `/incident wat`" in answers[0]["text"] and answers[0]["user"] == "U0BOT"
+    assert "`/nope` is not a valid command" in answers[1]["text"] and answers[1]["user"] == "USLACKBOT"
+    assert _request(sandbox, "/api/send", {"user": "U0L1", "channel": "CNOPE", "text": "/incident help"})[0] == 400
+
+
+def test_plain_messages_are_posted_as_the_person(sandbox: Sandbox) -> None:
+    _request(sandbox, "/api/send", {"user": "U0IC", "channel": "C0GENERAL", "text": "hello <b>there</b>"})
+    messages = _state(sandbox, "U0IC", "C0GENERAL")["channel"]["messages"]
+    assert [(m["user"], m["text"]) for m in messages] == [("U0IC", "hello <b>there</b>")]
+
+
+def test_fast_forward_moves_the_shared_clock_and_runs_the_scheduler_now(sandbox: Sandbox) -> None:
+    before = sandbox.clock.now()
+    status, body = _request(sandbox, "/api/fast_forward", {"user": "U0L1", "minutes": 15})
+    assert status == 200 and body["ok"] and body["offset_seconds"] == 900
+    assert "provision-sweep" in body["ran"]
+    assert sandbox.clock.now() - before >= timedelta(minutes=15)
+    assert sandbox.runtime.services.clock is sandbox.clock
+    assert sandbox.sim.workspace.clock() >= before.timestamp() + 900, "the simulated Slack shares the clock"
+    assert _state(sandbox, "U0L1")["offset_seconds"] == 900
+    assert _request(sandbox, "/api/fast_forward", {"user": "U0L1", "minutes": -5})[0] == 400
+
+
+def test_other_sites_cannot_drive_the_sandbox(sandbox: Sandbox) -> None:
+    body = {"user": "U0L1", "channel": "C0GENERAL", "text": "/incident declare sev1 from evil.example"}
+    assert _request(sandbox, "/api/send", body, {"Origin": "http://evil.example"})[0] == 403
+    assert _request(sandbox, "/api/send", body, {"Host": "evil.example"})[0] == 421
+    assert sandbox.web is not None
+    plain = urllib.request.Request(sandbox.web.url + "api/send", data=json.dumps(body).encode(), headers={"Content-Type": "text/plain"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(plain, timeout=5)
+    assert refused.value.code == 415
+    assert sandbox.sim.calls_to("conversations.create") == []
+
+
+def test_offset_clock_only_moves_forward() -> None:
+    clock = OffsetClock(base=lambda: 1_000.0)
+    assert clock.now().timestamp() == 1_000.0 and clock.now().tzinfo is not None
+    clock.advance(300)
+    assert clock.time() == 1_300.0 and clock.offset == timedelta(minutes=5)
+    with pytest.raises(ValueError):
+        clock.advance(-1)
