@@ -23,7 +23,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MA
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot import logs
-from bot.config import IncidentConfig
+from bot.config import EscalationPolicy, IncidentConfig, Tier
 from bot.db.migrate import upgrade
 from bot.runtime import Runtime, StartupError
 from bot.settings import Settings, load_settings
@@ -41,7 +41,10 @@ def sandbox_config() -> IncidentConfig:
     severities = dict(base.severities)
     for key, responders in (("sev0", ("S0ONCALL", "U0IC")), ("sev1", ("S0ONCALL",))):
         severities[key] = severities[key].model_copy(update={"responders": responders})
-    return IncidentConfig(stakeholder_channel="C0STAKE", severities=severities)
+    # The seeded ladder: the L1 on-call group, then Sam (L2), then Ines; SEV0 also pages Ines at once.
+    ladder = EscalationPolicy(tiers=(Tier(targets=("S0ONCALL",)), Tier(targets=("U0L2",)), Tier(targets=("U0IC",))),
+                              repeat=2, escalation_contact=("U0IC",))
+    return IncidentConfig(stakeholder_channel="C0STAKE", severities=severities, escalation_policies={"default": ladder})
 
 
 @dataclass
