@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -51,6 +52,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         runtime = Runtime.create(settings, config)
     except StartupError as exc:
         raise CliError(str(exc)) from None
+    # SIGTERM (systemd, Kubernetes) stops like Ctrl-C: finish the tick and the Slack calls in hand, then exit.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -59,6 +62,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("Socket Mode connected")
     runtime.serve_forever()
     return 0
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -107,7 +107,7 @@ class Outbox:
         try:
             if handler is None:
                 raise SlackError(kind, "no_handler")
-            result = handler(self.gateway, payload)
+            result = handler(self.gateway, {**payload, "_outbox_id": item_id, "_attempt": attempts})
         except NotYet:
             with self.db.unit_of_work() as session:
                 session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.attempts == attempts).values(
@@ -145,8 +145,19 @@ _DESCRIPTIONS = {"post": "post a message", "dm": "send a direct message", "invit
                  "sync_card": "update the incident card"}
 
 
+OUTBOX_METADATA = "sevbot_outbox"
+
+
 def _post(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
-    ts = gateway.post_message(payload["channel"], payload["text"], payload.get("blocks"), payload.get("thread_ts"))
+    """Each post carries its outbox id as message metadata. A retry (the process may have died after Slack took the
+    message but before we marked it done) first looks for it, so a crash never posts the same message twice."""
+    item_id = payload.get("_outbox_id")
+    if item_id is not None and payload.get("_attempt", 1) > 1:
+        landed = gateway.find_by_metadata(payload["channel"], OUTBOX_METADATA, "outbox_id", item_id)
+        if landed is not None:
+            return {"ts": landed, "adopted": True}
+    metadata = {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}} if item_id is not None else None
+    ts = gateway.post_message(payload["channel"], payload["text"], payload.get("blocks"), payload.get("thread_ts"), metadata=metadata)
     return {"ts": ts}
 
 

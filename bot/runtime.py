@@ -122,12 +122,14 @@ class Runtime:
         log.info("sevbot listening on %s (POST /slack/events, GET /healthz)", self.url)
         try:
             self.server.run()
+        except KeyboardInterrupt:
+            log.info("stopping: finishing work in hand")
         finally:
             self.stop()
 
     def stop(self) -> None:
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=True)  # a tick in progress commits before we go
         self.server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)

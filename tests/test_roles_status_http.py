@@ -225,3 +225,21 @@ def test_pins_and_pin_reactions_join_the_timeline_once(bot: Bot) -> None:
     assert len([e for e in bot.timeline(incident_id) if e.kind == "pinned_message"]) == 1, "still pinned"
     bot.slack.event({**pin, "type": "pin_removed"}, event_id="Ev6")
     assert [e for e in bot.timeline(incident_id) if e.kind == "pinned_message"] == []
+
+
+def test_a_post_retried_after_a_crash_is_not_posted_twice(sqlite_bot: Bot) -> None:
+    """Slack took the message, then the process died before recording it: the retry finds it by its metadata."""
+    bot = sqlite_bot
+    incident_id, channel = _declared(bot)
+    _say(bot, "U0L1", channel, "status identified Cause found")
+    _outbox_settled(bot)
+    posted = [m for m in bot.sim.workspace.messages("C0STAKE") if "identified" in m.text]
+    assert len(posted) == 1
+    with bot.db.unit_of_work() as session:  # as if we died right after Slack answered
+        for item in session.query(OutboxItem).filter(OutboxItem.kind == "post"):
+            item.done_at, item.lease_until, item.result = None, None, None
+    bot.runtime.services.outbox.drain()
+    assert [m for m in bot.sim.workspace.messages("C0STAKE") if "identified" in m.text] == posted
+    with bot.db.unit_of_work() as session:
+        results = [item.result for item in session.query(OutboxItem).filter(OutboxItem.kind == "post")]
+    assert results and all(r.get("adopted") for r in results)

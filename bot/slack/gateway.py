@@ -149,8 +149,11 @@ class SlackGateway:
 
     # -- messages -------------------------------------------------------------------------------------------
 
-    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None) -> str:
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None,
+                     metadata: dict[str, Any] | None = None) -> str:
         args: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if metadata is not None:
+            args["metadata"] = metadata
         if blocks is not None:
             args["blocks"] = blocks
         if thread_ts:
@@ -222,6 +225,15 @@ class SlackGateway:
         data = self._call("conversations.history", channel=channel_id, latest=ts, inclusive=True, limit=1)
         messages = [m for m in data.get("messages", []) if m.get("ts") == ts]
         return dict(messages[0]) if messages else None
+
+    def find_by_metadata(self, channel_id: str, event_type: str, key: str, value: Any, *, look_back: int = 100) -> str | None:
+        """The ts of a recent message we posted carrying this metadata: how a retried post learns it already landed."""
+        data = self._call("conversations.history", channel=channel_id, limit=look_back, include_all_metadata=True)
+        for message in data.get("messages", []):
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get(key) == value:
+                return str(message["ts"])
+        return None
 
     def permalink(self, channel_id: str, ts: str) -> str:
         return str(self._call("chat.getPermalink", channel=channel_id, message_ts=ts)["permalink"])

@@ -336,7 +336,7 @@ function block(b, ctx) {
       return el("hr", { class: "b-divider" });
     case "section": {
       const main = el("div", { class: "b-section-main" },
-        b.text ? el("div", { class: "b-text" }, textObj(b.text)) : null,
+        b.text ? sectionText(b, ctx) : null,
         b.fields ? el("div", { class: "b-fields" }, b.fields.map((f) => el("div", { class: "b-field" }, textObj(f)))) : null);
       return el("div", { class: "b-section", dataset: { block: b.block_id || "" } }, main,
         b.accessory ? el("div", { class: "b-accessory" }, element(b.accessory, b, ctx)) : null);
@@ -358,6 +358,29 @@ function block(b, ctx) {
     default:
       return el("div", { class: "b-unknown", text: `[${b.type} block]` });
   }
+}
+
+// Slack shows a long section in a message folded, with "See more", unless the block says `expand: true`.
+// Slack decides by rendered height; this folds what would run past about five lines here.
+const FOLD_LINES = 5;
+const FOLD_CHARS = 600;
+
+function isLong(text) {
+  const lines = String(text || "").split("\n");
+  const wrapped = lines.reduce((n, line) => n + Math.max(1, Math.ceil(line.length / 110)), 0);
+  return wrapped > FOLD_LINES || String(text || "").length > FOLD_CHARS;
+}
+
+function sectionText(b, ctx) {
+  const text = el("div", { class: "b-text" }, textObj(b.text));
+  if (ctx.surface !== "message" || b.expand === true || !isLong(b.text.text)) return text;
+  const key = `${ctx.channel}/${ctx.ts}/${b.block_id || ""}`;
+  S.expanded = S.expanded || new Set();
+  if (S.expanded.has(key)) return text;
+  text.classList.add("folded");
+  const more = el("button", { type: "button", class: "see-more", text: "See more" });
+  more.addEventListener("click", () => { S.expanded.add(key); text.classList.remove("folded"); more.remove(); });
+  return el("div", {}, text, more);
 }
 
 function richText(elements) {

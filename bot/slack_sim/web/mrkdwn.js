@@ -17,7 +17,7 @@ const Mrkdwn = (() => {
     thumbsup: "👍", "+1": "👍", thumbsdown: "👎", "-1": "👎", raised_hands: "🙌", pager: "📟", phone: "☎️",
     telephone_receiver: "📞", sos: "🆘", ambulance: "🚑", construction: "🚧", mag: "🔍", clipboard: "📋",
     page_facing_up: "📄", bookmark_tabs: "📑", chart_with_upwards_trend: "📈", chart_with_downwards_trend: "📉",
-    arrow_up: "⬆️", arrow_down: "⬇️", arrow_right: "➡️", heavy_plus_sign: "➕", question: "❓",
+    arrow_up: "⬆️", arrow_down: "⬇️", arrow_right: "➡️", arrow_double_up: "⏫", arrow_double_down: "⏬", heavy_plus_sign: "➕", question: "❓",
     exclamation: "❗", bangbang: "‼️", speech_balloon: "💬", speaking_head_in_silhouette: "🗣️",
     checkered_flag: "🏁", crown: "👑", busstop: "🚏", traffic_light: "🚥", vertical_traffic_light: "🚦",
     zap: "⚡", boom: "💥", skull: "💀", robot_face: "🤖", gear: "⚙️", hammer_and_wrench: "🛠️", wrench: "🔧",
