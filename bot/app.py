@@ -13,6 +13,7 @@ import commands.events
 import commands.help  # noqa: F401  (registers itself)
 import commands.list  # noqa: F401
 import commands.paging
+import commands.resolve
 import commands.roles
 import commands.runbooks
 import commands.status  # noqa: F401
@@ -57,6 +58,9 @@ def build_app(services: Services, client: WebClient, signing_secret: str) -> App
     app.action(ActionId.PAGE_ACK)(with_services(commands.paging.on_page_ack))
     app.view(CallbackId.UPDATE_MODAL)(with_services(commands.paging.on_update_submit))
     app.view(CallbackId.ESCALATE_MODAL)(with_services(commands.paging.on_escalate_submit))
+
+    app.action(ActionId.OPEN_RESOLVE)(with_services(commands.resolve.on_resolve_button))
+    app.view(CallbackId.RESOLVE_MODAL)(with_services(commands.resolve.on_resolve_submit))
 
     def event_listener(handler: Callable[[Services, dict[str, Any]], None]) -> Callable[..., None]:
         def listener(body: dict[str, Any]) -> None:

@@ -104,6 +104,39 @@ def cmd_runbooks_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """The postmortem draft from the database alone: no Slack needed."""
+    import json
+    from pathlib import Path
+
+    from bot.db.engine import Database
+    from bot.domain.incident import parse_human_id
+    from bot.render import Renderer
+    from bot.usecases.errors import BadInput
+    from bot.usecases.export import build_document, render_markdown
+
+    settings, config = _load()
+    number = parse_human_id(args.incident)
+    if number is None:
+        raise CliError(f"{args.incident!r} is not an incident id like INC-42")
+    db = Database(settings.database_url)
+    try:
+        document = build_document(db, config, number)
+    except BadInput as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # an unreachable or un-migrated database
+        raise CliError(f"DATABASE_URL: cannot read incidents: {type(exc).__name__}") from None
+    finally:
+        db.dispose()
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n" if args.format == "json" else render_markdown(Renderer(), document)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"sevbot: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _prepare_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         from pathlib import Path
@@ -136,6 +169,11 @@ def parser() -> argparse.ArgumentParser:
     check = runbooks_sub.add_parser("check", help="validate runbook files; prints file:line: problem, exit 1 on any")
     check.add_argument("dir", nargs="?", help="directory of runbook YAML files (default: SEVBOT_RUNBOOKS, else runbooks/)")
     check.set_defaults(run=cmd_runbooks_check)
+    export = sub.add_parser("export", help="write an incident's postmortem draft (Markdown) or its full record (JSON)")
+    export.add_argument("incident", help="the incident id, e.g. INC-42")
+    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.set_defaults(run=cmd_export)
     say = sub.add_parser("say", help="send a slash command to a running sandbox, as a seeded user")
     say.add_argument("text", help='for example: "/incident declare sev1 Checkout is failing"')
     say.add_argument("--as", dest="user", default="U0L1", help="Slack user id (sandbox users: U0L1, U0L2, U0IC, U0EXEC)")

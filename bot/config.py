@@ -88,6 +88,14 @@ class EscalationPolicy(_Strict):
     # Paged together with tier 1 on the critical path (SEV0, critical services).
     escalation_contact: tuple[str, ...] = ()
 
+    @field_validator("escalation_contact")
+    @classmethod
+    def _contacts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for target in value:
+            if not (SLACK_USER_ID.match(target) or SLACK_GROUP_ID.match(target)):
+                raise ValueError(f"{target!r} is not a Slack user id (U…) or user group id (S…)")
+        return value
+
 
 
 
@@ -133,6 +141,10 @@ class IncidentConfig(_Strict):
     service_policies: dict[str, str] = Field(default_factory=dict)
     # Critical path: a page here (and any SEV0 page) goes to tier 1 and the escalation contact at once.
     critical_path_services: tuple[str, ...] = ("payments", "login", "database")
+    # After resolve: remind the IC to write the postmortem every this many hours until its link is recorded.
+    postmortem_reminder_hours: float = Field(default=24, gt=0)
+    # Archive the incident channel this many days after resolve (unset: never).
+    archive_after_days: float | None = Field(default=None, gt=0)
     # Prompt the IC to escalate when a runbook has run this long with the incident still in its first status.
     runbook_escalation_minutes: float = Field(default=15, gt=0)
 

@@ -10,6 +10,7 @@ class CallbackId(StrEnum):
     RUNBOOK_FAILURE_NOTE = "runbook_failure_note_modal"
     UPDATE_MODAL = "stakeholder_update_modal"
     ESCALATE_MODAL = "escalate_modal"
+    RESOLVE_MODAL = "resolve_modal"
 
 
 class DeclareBlock(StrEnum):
@@ -37,6 +38,7 @@ class ActionId(StrEnum):
     PAGE_ACK = "page_acknowledge"
     OPEN_UPDATE = "open_update_modal"
     OPEN_ESCALATE = "open_escalate_modal"
+    OPEN_RESOLVE = "card_resolve"
 
 
 # The card numbers its runbook buttons (action ids are unique within a block): card_start_runbook_1, _2, …

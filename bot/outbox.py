@@ -60,6 +60,7 @@ class Outbox:
             "dm": _dm,
             "invite": _invite,
             "ephemeral": _ephemeral,
+            "archive": lambda gateway, payload: gateway.archive(payload["channel"]),
         }
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -153,7 +154,12 @@ def _post(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
     message but before we marked it done) first looks for it, so a crash never posts the same message twice."""
     item_id = payload.get("_outbox_id")
     if item_id is not None and payload.get("_attempt", 1) > 1:
-        landed = gateway.find_by_metadata(payload["channel"], OUTBOX_METADATA, "outbox_id", item_id)
+        try:
+            landed = gateway.find_by_metadata(payload["channel"], OUTBOX_METADATA, "outbox_id", item_id)
+        except SlackError as exc:
+            # Can't look (a private channel without groups:history, a DM): better a rare repeat than a lost message.
+            log.info("outbox %s: cannot check whether the post landed (%s); posting", item_id, exc.code)
+            landed = None
         if landed is not None:
             return {"ts": landed, "adopted": True}
     metadata = {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}} if item_id is not None else None

@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.domain.text import escape_mrkdwn, one_line, truncate
+from bot.domain.text import escape_mrkdwn, markdown_escape, one_line, truncate
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -37,6 +37,7 @@ class Renderer:
         self.env.filters["trunc"] = truncate
         self.env.filters["one_line"] = one_line
         self.env.filters["slack_date"] = slack_date
+        self.env.filters["md"] = markdown_escape
         self.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
 
     def blocks(self, name: str, **context: Any) -> list[dict[str, Any]]:

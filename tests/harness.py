@@ -37,7 +37,7 @@ def paging_config(**overrides: Any) -> IncidentConfig:
 
     policy = EscalationPolicy(tiers=(Tier(targets=("S0ONCALL",)), Tier(targets=("U0L2",)), Tier(targets=("U0IC",))),
                               repeat=2, escalation_contact=("U0IC",))
-    return incident_config(escalation_policies={"default": policy}, **overrides)
+    return incident_config(**({"escalation_policies": {"default": policy}} | overrides))
 
 
 @dataclass
@@ -90,10 +90,10 @@ def wait_for(probe: Callable[[], T | None | bool], timeout: float = 10.0, what: 
 class FakeClock:
     """A clock the test moves: a 15-minute rule is tested in milliseconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, at: Any = None) -> None:
         from datetime import datetime, timezone
 
-        self.at = datetime.now(timezone.utc)
+        self.at = at or datetime.now(timezone.utc)
 
     def now(self):  # type: ignore[no-untyped-def]
         return self.at

@@ -43,7 +43,10 @@ def test_modal_declare_with_suggestion_errors_and_double_submit(bot: Bot) -> Non
     assert (incident.severity, incident.scope, incident.service) == ("sev1", "all", "payments")
     assert incident.origin_channel_id == "C0GENERAL"
     card = bot.sim.workspace.find_message(incident.channel_id, incident.card_ts)
-    assert "Card payments return 502" in str(card.blocks) and "&lt;!channel&gt;" in str(card.blocks)
+    assert "Card payments return 502" in str(card.blocks)
+    assert "&lt;!channel&gt;" in card.text, "escaped where Slack parses mentions (the notification text)"
+    header = card.blocks[0]
+    assert header["type"] == "header" and header["text"]["type"] == "plain_text", "plain_text never pings"
 
     # The same view submitted again (double click, Slack retry) declares nothing new
     assert bot.slack.submit_view("U0L1", view_id, values).status == 200

@@ -71,6 +71,6 @@ def _walk_everything(bot: Bot) -> None:
     # Everything the enums name was seen in a real message or modal, so nothing above was skipped.
     interactive = {ActionId.TAKE_COMMAND, ActionId.PICK_ROLE, ActionId.DECLARE_SCOPE, ActionId.DECLARE_SERVICE,
                    f"{START_RUNBOOK_PREFIX}1", ActionId.RUNBOOK_STEP_DONE, ActionId.RUNBOOK_STEP_SKIP, ActionId.RUNBOOK_STEP_FAILED,
-                   ActionId.OPEN_UPDATE, ActionId.OPEN_ESCALATE, ActionId.PAGE_ACK}
+                   ActionId.OPEN_UPDATE, ActionId.OPEN_ESCALATE, ActionId.PAGE_ACK, ActionId.OPEN_RESOLVE}
     assert interactive <= clicked
     assert set(CallbackId) == callbacks

@@ -32,6 +32,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "conversations.info": frozenset({"channels:read"}),
     "conversations.join": frozenset({"channels:join"}),
     "conversations.history": frozenset({"channels:history"}),
+    "conversations.archive": frozenset({"channels:manage"}),
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
     "chat.postEphemeral": frozenset({"chat:write"}),

@@ -187,9 +187,10 @@ def test_permissions_refuse_and_record(tmp_path) -> None:  # type: ignore[no-unt
         assert "Only the Incident Commander may change the severity" in _say(bot, "U0EXEC", channel, "sev sev1")
         assert "Only the Incident Commander or" in _say(bot, "U0EXEC", channel, "ic <@U0EXEC>")
         assert "is now Incident Commander" in _say(bot, "U0L2", channel, "ic <@U0L2>"), "on-call group members may"
-        assert "can't go from investigating to resolved" in _say(bot, "U0L2", channel, "status resolved")
+        assert "can't go from investigating to monitoring" in _say(bot, "U0L2", channel, "status monitoring")
+        assert "Only the Incident Commander may resolve" in _say(bot, "U0EXEC", channel, "resolve")
         kinds = [e.kind for e in bot.timeline(incident_id)]
-        assert kinds.count("refused") == 2
+        assert kinds.count("refused") == 3
         assert bot.incident(incident_id).severity == "sev2"
 
 

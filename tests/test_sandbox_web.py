@@ -112,6 +112,41 @@ def test_commands_clicks_and_modal_errors_go_to_the_bot(sandbox: Sandbox) -> Non
     assert _request(sandbox, "/api/close", {"user": "U0L2", "view_id": modal["id"]})[0] == 409
 
 
+def test_the_seeded_ladder_pages_by_dm_escalates_on_fast_forward_and_stops_on_ack(sandbox: Sandbox) -> None:
+    """SEV1 pages tier 1 (the on-call group) by DM; 5 quiet minutes page tier 2 (Sam); his Acknowledge stops it."""
+    channel = _declare(sandbox)["id"]
+
+    def lines() -> list[str]:
+        return [m["text"] for m in _state(sandbox, "U0L1", channel)["channel"]["messages"] if not m["blocks"]]
+
+    def pages_for(user: str) -> tuple[str, list[dict[str, Any]]]:
+        dm = _state(sandbox, user)["dms"][0]["id"]
+        messages = _state(sandbox, user, dm)["channel"]["messages"]
+        return dm, [m for m in messages if m["text"].startswith("You are paged for INC-1")]
+
+    wait_for(lambda: "Paged <@U0L1>, <@U0L2> (tier 1, round 1)" in " ".join(lines()), what="tier 1 paged")
+    assert len(wait_for(lambda: pages_for("U0L1")[1], what="Lee's page")) == 1
+    assert pages_for("U0IC")[1] == []
+    body = _request(sandbox, "/api/fast_forward", {"user": "U0L1", "minutes": 5})[1]
+    assert body["ok"] and "scheduler-tick" in body["ran"]
+    wait_for(lambda: ":pager: Paged <@U0L2> (tier 2, round 1)" in lines(), what="tier 2 paged")
+    dm, pages = wait_for(lambda: (found := pages_for("U0L2")) and len(found[1]) == 2 and found, what="Sam's two pages")
+    actions = next(b for b in pages[-1]["blocks"] if b["type"] == "actions")
+    button = actions["elements"][0]
+    assert (button["text"]["text"], button["style"]) == ("Acknowledge", "primary")
+    status, body = _request(sandbox, "/api/click", {"user": "U0L2", "channel": dm, "ts": pages[-1]["ts"],
+                                                     "action_id": button["action_id"], "block_id": actions["block_id"]})
+    assert status == 200 and body["ok"], body
+    wait_for(lambda: any("<@U0L2> acknowledged the page after 5m" in line for line in lines()), what="ack line")
+    wait_for(lambda: any("Acknowledged INC-1" in e["text"] for e in _state(sandbox, "U0L2", dm)["channel"]["ephemerals"]),
+             what="Sam told, privately")
+    _request(sandbox, "/api/fast_forward", {"user": "U0L1", "minutes": 15})
+    # The update reminder falls due in the same tick and goes out the same way: once it is there, a tier 3 page would be.
+    wait_for(lambda: any("stakeholder update for INC-1 is due now" in m["text"]
+                         for m in _state(sandbox, "U0L1", channel)["channel"]["messages"]), what="update reminder")
+    assert not any("tier 3" in line for line in lines()), "the ladder stopped"
+
+
 def test_bad_input_gets_the_answer_slack_or_the_bot_gives(sandbox: Sandbox) -> None:
     def private_answers() -> list[dict[str, Any]]:
         return _state(sandbox, "U0L1", "C0GENERAL")["channel"]["ephemerals"]

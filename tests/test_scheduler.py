@@ -109,7 +109,11 @@ def test_ladder_repeats_then_says_plainly_it_is_exhausted(paging_bot: Bot, clock
 def test_resolve_mid_ladder_stops_everything_and_reopen_resumes_updates(paging_bot: Bot, clock: FakeClock) -> None:
     bot = paging_bot
     incident_id, channel = _declare(bot)
-    bot.slack.slash_command("U0L1", "status resolved Fixed by rollback", channel_id=channel)
+    bot.slack.slash_command("U0L1", "resolve", channel_id=channel)
+    view = wait_for(lambda: next((v for v in bot.sim.workspace.views.values() if v.view["callback_id"] == "resolve_modal"), None), what="modal")
+    bot.slack.submit_view("U0L1", view.id, {"resolve_summary": {"resolve_summary": "Fixed by rollback"},
+                                            "resolve_users": {"resolve_users": "Checkout for everyone, 20 min"},
+                                            "resolve_checks": {"resolve_checks": ["metrics", "errors", "stable", "customer"]}})
     clock.advance(hours=2)
     _tick(bot)
     assert _pages(bot)[0].state == "cancelled"
@@ -248,3 +252,15 @@ def test_durations_from_the_environment(tmp_path: Path, clock: FakeClock) -> Non
         clock.advance(seconds=30)
         _tick(bot)
         assert _pages(bot)[0].tier == 1
+
+
+def test_a_bad_group_in_a_tier_does_not_stop_the_rest(tmp_path: Path, clock: FakeClock) -> None:
+    from bot.config import EscalationPolicy, Tier
+
+    policy = EscalationPolicy(tiers=(Tier(targets=("S0NOPE", "U0L2")),))
+    with running_bot(f"sqlite:///{tmp_path / 'g.db'}", paging_config(escalation_policies={"default": policy}), clock=clock) as bot:
+        incident_id, channel = _declare(bot)
+        assert any("You are paged for INC-1" in t for t in _dm_texts(bot, "U0L2"))
+        line = next(m.text for m in bot.sim.workspace.messages(channel) if "Paged <@U0L2>" in m.text)
+        assert "Could not reach <!subteam^S0NOPE> (no_such_subteam)" in line
+        assert "page_undelivered" in _kinds(bot, incident_id)

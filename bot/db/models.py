@@ -1,10 +1,10 @@
 """The tables. Slack ids and message timestamps are stored as Slack returns them so a repeat is harmless."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db.types import UTCDateTime
@@ -49,6 +49,13 @@ class Incident(Base):
     card_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     card_synced_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     topic: Mapped[str | None] = mapped_column(String(250))
+    # Resolution: what the resolve form said, and the figures computed then.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    seconds_to_ack: Mapped[int | None] = mapped_column(Integer)
+    seconds_to_resolve: Mapped[int | None] = mapped_column(Integer)
+    postmortem_url: Mapped[str | None] = mapped_column(Text)
 
     timeline: Mapped[list[TimelineEvent]] = relationship(back_populates="incident", order_by="TimelineEvent.id")
     roles: Mapped[list[RoleAssignment]] = relationship(back_populates="incident", order_by="RoleAssignment.id")
@@ -216,3 +223,17 @@ class Page(Base):
     acked_by: Mapped[str | None] = mapped_column(String(32))
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FollowUp(Base):
+    """An action item from the incident: what, who owns it, by when."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(32))
+    due: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

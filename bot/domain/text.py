@@ -1,6 +1,8 @@
 """Escaping user text for Slack mrkdwn so it can never ping `@channel` or break a message."""
 from __future__ import annotations
 
+import re
+
 
 def escape_mrkdwn(text: str) -> str:
     """Slack's three control characters; `<!channel>` becomes inert `&lt;!channel&gt;`."""
@@ -21,3 +23,28 @@ def truncate(text: str, limit: int) -> str:
 def one_line(text: str) -> str:
     """Collapse newlines: topics and list rows are single lines."""
     return " ".join(text.split())
+
+
+_SLACK_MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def slack_to_plain(text: str) -> str:
+    """Our stored mrkdwn back to plain words: mentions become @U…, #C…; entities are decoded."""
+    def mention(match: re.Match[str]) -> str:
+        sigil, target, label = match.groups()
+        if sigil == "!":
+            return "@" + (label or target.split("^")[-1])
+        return sigil + (label or target)
+
+    text = _SLACK_MENTION.sub(mention, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def markdown_escape(text: object) -> str:
+    """Plain text → inert Markdown: no formatting, link, heading or HTML can be injected (one line)."""
+    if text is None or text == "":
+        return ""
+    plain = " ".join(slack_to_plain(str(text)).split())
+    plain = _MARKDOWN_SPECIAL.sub(r"\\\1", plain)
+    return plain.replace("&", "&amp;").replace("<", "&lt;")

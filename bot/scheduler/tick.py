@@ -29,6 +29,7 @@ class Scheduler:
     def __init__(self, services: Services) -> None:
         self.services = services
         from bot.usecases.paging import page_timed_out
+        from bot.usecases.resolve import archive_due, postmortem_due
         from bot.usecases.runbook_watch import runbook_check_due
         from bot.usecases.updates import reminder_due
 
@@ -36,6 +37,8 @@ class Scheduler:
             timers.UPDATE_REMINDER: reminder_due,
             timers.PAGE_STEP: lambda services, session, timer: self._page_step(session, timer, page_timed_out),
             timers.RUNBOOK_CHECK: runbook_check_due,
+            timers.POSTMORTEM_REMINDER: postmortem_due,
+            timers.ARCHIVE_CHANNEL: archive_due,
         }
 
     def tick(self) -> TickResult:

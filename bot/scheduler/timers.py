@@ -11,6 +11,8 @@ from bot.db.models import Timer
 UPDATE_REMINDER = "update_reminder"
 PAGE_STEP = "page_step"
 RUNBOOK_CHECK = "runbook_check"
+POSTMORTEM_REMINDER = "postmortem_reminder"
+ARCHIVE_CHANNEL = "archive_channel"
 
 
 def arm(session: Session, *, kind: str, incident_id: int, due_at: datetime, ref_id: int = 0, reset_fired: bool = False) -> Timer:

@@ -5,7 +5,9 @@ what is left is raised as `SlackError` carrying Slack's error code so a use case
 """
 from __future__ import annotations
 
+import json
 import logging
+import urllib.request
 import threading
 import time
 from collections.abc import Iterable
@@ -187,6 +189,33 @@ class SlackGateway:
         except (URLError, TimeoutError, ConnectionError) as exc:
             log.warning("response_url post failed: %s", type(exc).__name__)
             return False
+
+    # -- files: Slack's current upload flow (files.upload is retired) ----------------------------------------
+
+    def upload_file(self, channel_id: str, filename: str, content: bytes, *, title: str, comment: str | None = None) -> str:
+        """getUploadURLExternal → POST the bytes → completeUploadExternal, as slack_sdk's files_upload_v2 does."""
+        ticket = self._call("files.getUploadURLExternal", filename=filename, length=len(content))
+        request = urllib.request.Request(ticket["upload_url"], data=content, method="POST",
+                                         headers={"Content-Type": "application/octet-stream"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                if response.status != 200:
+                    raise SlackError("files.upload", f"http_{response.status}")
+        except (URLError, TimeoutError, ConnectionError) as exc:
+            raise SlackError("files.upload", f"unreachable: {type(exc).__name__}") from None
+        files = json.dumps([{"id": ticket["file_id"], "title": title}])
+        args: dict[str, Any] = {"files": files, "channel_id": channel_id}
+        if comment:
+            args["initial_comment"] = comment
+        self._call("files.completeUploadExternal", **args)
+        return str(ticket["file_id"])
+
+    def archive(self, channel_id: str) -> None:
+        try:
+            self._call("conversations.archive", channel=channel_id)
+        except SlackError as exc:
+            if exc.code != "already_archived":
+                raise
 
     # -- views ----------------------------------------------------------------------------------------------
 

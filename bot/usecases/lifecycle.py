@@ -29,5 +29,8 @@ def on_closed(services: Services, session: Session, incident: Incident) -> None:
 
 def on_reopened(services: Services, session: Session, incident: Incident) -> None:
     """Reopened: the update cadence resumes from now."""
+    now = services.clock.now()
     timers.arm(session, kind=timers.UPDATE_REMINDER, incident_id=incident.id,
-               due_at=services.clock.now() + services.timing.update_interval(incident.severity), reset_fired=True)
+               due_at=now + services.timing.update_interval(incident.severity), reset_fired=True)
+    timers.cancel(session, kind=timers.POSTMORTEM_REMINDER, incident_id=incident.id, now=now)
+    timers.cancel(session, kind=timers.ARCHIVE_CHANNEL, incident_id=incident.id, now=now)

@@ -183,8 +183,15 @@ def deliver_page(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
     if not still_paging:
         return {"skipped": "acknowledged or cancelled before delivery"}
     people: list[str] = []
+    failed: list[tuple[str, str]] = []
     for target in payload["targets"]:
-        people.extend(services.gateway.usergroup_members(target) if target.startswith("S") else [target])
+        if not target.startswith("S"):
+            people.append(target)
+            continue
+        try:
+            people.extend(services.gateway.usergroup_members(target))
+        except SlackError as exc:  # one bad group must not stop the rest of the tier
+            failed.append((target, exc.code))
     people = list(dict.fromkeys(people))
     where = f"<#{channel}>" if channel else "its channel (being created)"
     minutes = max(1, round(payload["timeout_s"] / 60)) if payload["timeout_s"] >= 60 else None
@@ -201,7 +208,7 @@ def deliver_page(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
             {"type": "button", "action_id": ActionId.PAGE_ACK, "style": "primary", "text": {"type": "plain_text", "text": "Acknowledge"},
              "value": f"{incident.id}:{payload['page_id']}"}]},
     ]
-    delivered, failed = [], []
+    delivered: list[str] = []
     for person in people:
         try:
             services.gateway.post_message(person, f"You are paged for INC-{incident.id}", blocks)
@@ -210,7 +217,7 @@ def deliver_page(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
             failed.append((person, exc.code))
     line = f":pager: Paged {', '.join(f'<@{p}>' for p in delivered) or 'nobody'} (tier {payload['tier']}, round {payload['round']})"
     if failed:
-        line += ". :warning: Could not reach " + ", ".join(f"<@{p}> ({code})" for p, code in failed) + ": page them another way."
+        line += ". :warning: Could not reach " + ", ".join(f"{_mention(p)} ({code})" for p, code in failed) + ": page them another way."
     if channel:
         services.gateway.post_message(channel, line)
     else:
@@ -222,7 +229,7 @@ def deliver_page(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
     if failed:
         with services.db.unit_of_work() as session:
             record(session, incident.id, kind="page_undelivered", actor="sevbot", at=services.clock.now(),
-                   summary="Page not delivered to " + ", ".join(f"<@{p}> ({code})" for p, code in failed),
+                   summary="Page not delivered to " + ", ".join(f"{_mention(p)} ({code})" for p, code in failed),
                    data={"page_id": payload["page_id"], "failed": failed})
     return {"delivered": delivered, "failed": failed}
 

@@ -373,7 +373,7 @@ class Provisioner:
         users.discard(self.gateway.bot_user_id())
         refused = self.gateway.invite(snap.channel_id, users)
         invited = sorted(users - {user for user, _ in refused})
-        summary = f"Invited {len(invited)} people" + (f"; Slack refused {len(refused)}" if refused else "")
+        summary = f"Invited {len(invited)} {'person' if len(invited) == 1 else 'people'}" + (f"; Slack refused {len(refused)}" if refused else "")
         now = self.clock.now()
         snap.deferred.append(({"members_invited_at": now}, ("members_invited", summary, {"invited": invited, "refused": [list(r) for r in refused]})))
         return replace(snap, members_invited_at=now)

@@ -9,7 +9,7 @@ from bot.timeline import record
 from bot.usecases.card import card_changed
 from bot.usecases.common import locked_incident, require_permission
 from bot.usecases.errors import BadInput
-from bot.usecases.lifecycle import on_closed, on_reopened
+from bot.usecases.lifecycle import on_reopened
 from bot.views.messages import severity_label
 
 MAX_REASON = 1000
@@ -30,7 +30,7 @@ def set_status(services: Services, incident_id: int, status: str, note: str | No
         raise BadInput(f"`{escape_mrkdwn(truncate(status, 30))}` is not a status. Statuses: {', '.join(config.statuses)}.")
     note = _reason(note)
     if status == config.closed_status:
-        require_permission(services, incident_id, actor, config.permissions.resolve, "resolve the incident")
+        raise BadInput(f"Resolving needs its validation: use `/incident resolve` (or the card's Resolve button).")
     now = services.clock.now()
     with services.db.unit_of_work() as session:
         incident = locked_incident(session, incident_id)
@@ -41,10 +41,6 @@ def set_status(services: Services, incident_id: int, status: str, note: str | No
             allowed = [s for s in config.statuses if config.can_move(previous, s)]
             raise BadInput(f"INC-{incident_id} can't go from {previous} to {status}. From {previous} it can go to: {', '.join(allowed) or 'nothing'}.")
         incident.status = status
-        if status == config.closed_status:
-            on_closed(services, session, incident)
-        elif previous == config.closed_status:
-            on_reopened(services, session, incident)
         suffix = f": {escape_mrkdwn(note)}" if note else ""
         record(session, incident_id, kind="status_changed", actor=actor, at=now,
                summary=f"Status {previous} → {status}{suffix}", data={"from": previous, "to": status, "note": note})

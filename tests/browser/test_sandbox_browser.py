@@ -1,9 +1,11 @@
 """The sandbox page in a real browser (headless Chromium via Playwright), against the real bot.
 
-It walks what a person trying sevbot does: declare from the composer, watch the channel appear, open it, take
-command as someone else through a confirm dialog, assign a role through the modal (including Slack's own
-required-field check and the bot's own field error), change the status, see the bot's answers to bad input, and
-fast-forward the clock. Screenshots go to docs/screenshots/ (one is in the README).
+It walks what a person trying sevbot does: declare from the composer, watch the channel appear, open it, start a
+runbook from the card and press a step, take command as someone else through a confirm dialog, assign a role
+through the modal (including Slack's own required-field check and the bot's own field error), change the status,
+see the bot's answers to bad input, fast-forward the clock (the page climbs the escalation ladder, the stakeholder
+update falls due), post the update from the reminder's modal, and acknowledge the page from the paged person's DM.
+Screenshots go to docs/screenshots/ (one is in the README).
 """
 from __future__ import annotations
 
@@ -29,7 +31,30 @@ def _expect(page: Any) -> Any:
     return expect
 
 
-def test_declare_take_command_assign_status_and_fast_forward(sandbox: Sandbox, page: Any) -> None:
+def _message(page: Any, text: str) -> Any:
+    """Top-level messages in the open channel whose text contains `text` (mentions render as @Name, emoji as emoji)."""
+    return page.locator("#messages > .msg").filter(has_text=text)
+
+
+def _screenshot(page: Any, name: str, *, whole_channel: bool = False) -> None:
+    """Without the fast-forward toasts; `whole_channel` makes the window tall enough to show every message."""
+    page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())")
+    if whole_channel:
+        size = page.viewport_size
+        overhead = page.evaluate("window.innerHeight - document.getElementById('messages').clientHeight")
+        needed = page.evaluate("document.getElementById('messages').scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": min(max(size["height"], overhead + needed + 8), 4000)})
+        page.locator("#messages").evaluate("pane => { pane.scrollTop = 0; }")
+    page.screenshot(path=str(SHOTS / name))
+
+
+def _open_dm(page: Any) -> None:
+    page.locator("#dm-list a.channel").click()
+    _expect(page)(page.locator("#channel-header h1")).to_have_text("🤖 sevbot")
+
+
+def test_the_whole_incident_in_the_browser(sandbox: Sandbox, page: Any) -> None:
+    """Declare → channel → runbook step → fast-forward → update reminder and update → page escalates → Sam acknowledges."""
     expect = _expect(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(sandbox.web.url + "?user=U0L1")  # type: ignore[union-attr]
@@ -46,8 +71,39 @@ def test_declare_take_command_assign_status_and_fast_forward(sandbox: Sandbox, p
     expect(card.locator(".b-header")).to_have_text("INC-1 · Checkout is failing for all users")
     expect(card.locator(".pin-mark")).to_be_visible()
     expect(card.locator(".b-field").filter(has_text="Incident Commander")).to_contain_text("@Lee")
-    # The announcement reached #incidents, which Lee sees as unread.
+    # The announcement reached #incidents, which Lee sees as unread; SEV1 paged tier 1 (the on-call group).
     expect(page.locator("a.channel.unread[data-name='incidents']")).to_be_visible()
+    expect(_message(page, "Paged @Lee, @Sam (tier 1, round 1)")).to_have_count(1)
+
+    # The card offers the runbooks that match; starting one posts its checklist.
+    card.get_by_role("button", name="Start runbook: SEV0/SEV1 - the first 30 minutes").click()
+    checklist = _message(page, "📋 SEV0/SEV1 - the first 30 minutes")
+    expect(checklist.locator(".b-header")).to_have_text("📋 SEV0/SEV1 - the first 30 minutes (stop the bleeding)")
+    expect(checklist).to_contain_text("0/12 done · started by @Lee")
+    step1 = checklist.locator(".b-actions[data-block$='-1']")
+    expect(step1.get_by_role("button")).to_have_text(["Done", "Skip", "Failed"])
+    expect(step1.get_by_role("button", name="Done")).to_have_class(re.compile(r"\bprimary\b"))
+    expect(step1.get_by_role("button", name="Failed")).to_have_class(re.compile(r"\bdanger\b"))
+    expect(step1.get_by_role("button", name="Skip")).not_to_have_class(re.compile(r"\b(primary|danger)\b"))
+    checklist_ts = checklist.get_attribute("data-ts")
+    # Done on step 1: the same message changes in place (chat.update), saying who did it.
+    step1.get_by_role("button", name="Done").click()
+    expect(checklist).to_contain_text("1/12 done · started by @Lee")
+    expect(checklist).to_contain_text("✅ 1. Acknowledge the page within 5 minutes")
+    expect(checklist).to_contain_text("Done by @Lee")
+    expect(checklist.locator(".edited")).to_be_visible()
+    expect(step1).to_have_count(0)  # step 1's buttons gave way to who did it
+    expect(checklist).to_have_count(1)
+    assert checklist.get_attribute("data-ts") == checklist_ts
+    # Long step details are folded as Slack folds a long section (no `expand`): "See more" unfolds one.
+    see_more = checklist.get_by_role("button", name="See more")
+    folded = see_more.count()
+    assert folded >= 10, folded
+    step2 = checklist.locator(".b-section").filter(has_text="2. Name one Incident Commander").locator(".b-text")
+    expect(step2).to_have_class(re.compile(r"\bfolded\b"))
+    see_more.first.click()
+    expect(step2).not_to_have_class(re.compile(r"\bfolded\b"))
+    expect(see_more).to_have_count(folded - 1)
 
     # Sam (L2 on-call, invited as a responder) takes command: the button asks first, as the card says.
     page.select_option("#user-switch", "U0L2")
@@ -72,7 +128,7 @@ def test_declare_take_command_assign_status_and_fast_forward(sandbox: Sandbox, p
     modal.get_by_label("Who?").select_option("U0BOT")
     modal.get_by_role("button", name="Assign").click()
     expect(modal.locator(".field-error")).to_contain_text("is a bot; incident roles need a person.")
-    page.screenshot(path=str(SHOTS / "sandbox-modal-error.png"))
+    _screenshot(page, "sandbox-modal-error.png")
     modal.get_by_label("Who?").select_option("U0IC")
     modal.get_by_role("button", name="Assign").click()
     expect(modal).to_have_count(0)
@@ -90,25 +146,95 @@ def test_declare_take_command_assign_status_and_fast_forward(sandbox: Sandbox, p
     _send(page, "/frobnicate now")
     expect(page.locator(".msg.ephemeral").filter(has_text="is not a valid command")).to_contain_text("Slackbot")
 
-    # Fast-forward: the shared clock moves, the bot's scheduled work runs at once, the page shows the new time.
+    # Nobody acknowledged tier 1 within its 5 minutes: fast-forward 5 and the ladder pages tier 2 (Sam).
     before = sandbox.clock.now()
     shown_before = page.locator("#clock-time").inner_text()
-    page.get_by_role("button", name="Fast-forward 15 min").click()
-    expect(page.locator("#clock-offset")).to_have_text("+15 min")
-    wait_for(lambda: sandbox.clock.offset == timedelta(minutes=15), what="clock offset of 15 min")
-    assert sandbox.clock.now() - before >= timedelta(minutes=15)
+    page.get_by_role("button", name="Fast-forward 5 min").click()
+    expect(page.locator("#clock-offset")).to_have_text("+5 min")
+    expect(page.locator(".toast").filter(has_text="Fast-forwarded 5 min")).to_contain_text("scheduler-tick")
     expect(page.locator("#clock-time")).not_to_have_text(shown_before)
-    expect(page.locator(".toast")).to_contain_text("provision-sweep")
+    expect(_message(page, "Paged @Sam (tier 2, round 1)")).to_have_count(1)
+    expect(_message(page, "tier 3")).to_have_count(0)
 
-    # Dismissing private answers is the page's own business (Slack's too): they go, the channel stays.
+    # Fast-forward 15: the stakeholder update (every 15 min for SEV1) is due; the reminder names the Comms Lead.
+    # Tier 2 was not acknowledged either, so the ladder went on to Ines (tier 3).
+    page.get_by_role("button", name="Fast-forward 15 min").click()
+    expect(page.locator("#clock-offset")).to_have_text("+20 min")
+    wait_for(lambda: sandbox.clock.offset == timedelta(minutes=20), what="clock offset of 20 min")
+    assert sandbox.clock.now() - before >= timedelta(minutes=20)
+    expect(page.locator(".toast").filter(has_text="Fast-forwarded 15 min")).to_contain_text("provision-sweep")
+    reminder = _message(page, "a stakeholder update for INC-1 is due now")
+    expect(reminder).to_contain_text("⏰ @Ines")
+    expect(reminder.get_by_role("button", name="Post update")).to_have_class(re.compile(r"\bprimary\b"))
+    expect(_message(page, "Paged @Ines (tier 3, round 1)")).to_have_count(1)
+
+    # Ines (Comms Lead) opens the update modal from the reminder: static selects show their initial options,
+    # the long answers are multiline.
+    page.select_option("#user-switch", "U0IC")
+    page.locator("a.channel[data-name^='sev1-']").click()
+    reminder.get_by_role("button", name="Post update").click()
+    modal = page.get_by_role("dialog", name="Stakeholder update")
+    expect(modal.get_by_label("Status", exact=True)).to_have_value("identified")
+    expect(modal.get_by_label("Status", exact=True).locator("option:checked")).to_have_text("Identified")
+    expect(modal.get_by_label("Next update in")).to_have_value("15")
+    impact = modal.get_by_label("Current impact: who and how many are affected?")
+    doing = modal.get_by_label("What we are doing")
+    assert impact.evaluate("n => n.tagName") == "TEXTAREA" and doing.evaluate("n => n.tagName") == "TEXTAREA"
+    expect(impact).to_have_attribute("placeholder", "About 30% of checkouts fail for all customers in the EU")
+    expect(modal.get_by_label("Remaining risk")).to_have_attribute("type", "text")
+    modal.get_by_role("button", name="Post update").click()
+    expect(modal.locator(".field-error")).to_have_count(2)  # impact and doing are required; Slack checks, not the bot
+    impact.fill("About 30% of checkouts fail\nfor all customers in the EU")
+    doing.fill("Rolling back payments-api to v142; Sam owns it")
+    modal.get_by_label("Next update in").select_option("30")
+    modal.get_by_role("button", name="Post update").click()
+    expect(modal).to_have_count(0)
+    update = _message(page, "📣 INC-1 update")
+    expect(update).to_contain_text("Current impact: About 30% of checkouts fail")
+    expect(update).to_contain_text("What we are doing: Rolling back payments-api to v142; Sam owns it")
+    expect(update).to_contain_text("(in 30 min) · IC @Sam · Comms @Ines · posted by @Ines")
+    expect(page.locator(".msg.ephemeral").filter(has_text="Update posted")).to_have_count(0)  # a modal's ack says nothing
+    page.set_viewport_size({"width": 1280, "height": 1080})
+    page.locator("a.channel[data-name='incidents']").click()
+    expect(page.locator("#channel-header h1")).to_have_text("#incidents")
+    expect(_message(page, "📣 INC-1 update")).to_contain_text("Rolling back payments-api to v142")
+
+    # The page: Sam's DM with sevbot holds one page per tier that reached him, each with Acknowledge.
+    page.select_option("#user-switch", "U0L2")
+    _open_dm(page)
+    pages = _message(page, "You are paged for INC-1")
+    expect(pages).to_have_count(2)
+    expect(pages.nth(0)).to_contain_text("(tier 1): Checkout is failing for all users")
+    expect(pages.nth(1)).to_contain_text("(tier 2): Checkout is failing for all users")
+    expect(pages.nth(1)).to_contain_text("acknowledge within 5 min or the next tier is paged")
+    ack = pages.nth(1).get_by_role("button", name="Acknowledge")
+    expect(ack).to_have_class(re.compile(r"\bprimary\b"))
+    ack.click()
+    answer = page.locator(".msg.ephemeral").filter(has_text="Acknowledged INC-1")
+    expect(answer).to_contain_text("You're invited to the incident channel")
+    _screenshot(page, "sandbox-page-dm.png")
+    # Pressing again says who already did.
+    pages.nth(0).get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".msg.ephemeral").filter(has_text="Already acknowledged by @Sam")).to_have_count(1)
+
+    # The incident channel says so, and the ladder stopped: more time pages nobody.
+    page.locator("a.channel[data-name^='sev1-']").click()
+    expect(_message(page, "acknowledged the page after 20m")).to_contain_text("@Sam acknowledged the page")
+    expect(_message(page, "The ladder stopped.")).to_have_count(1)
+    page.get_by_role("button", name="Fast-forward 5 min").click()
+    expect(page.locator("#clock-offset")).to_have_text("+25 min")
+    expect(_message(page, "Paged @")).to_have_count(3)
+
+    # The overview for the README: Lee's view of the channel, with the card, the checklist and the reminder.
+    page.select_option("#user-switch", "U0L1")
+    page.locator("a.channel[data-name^='sev1-']").click()
+    expect(page.locator("#channel-header h1")).to_have_text(re.compile(r"^#sev1-"))
     private = page.locator(".msg.ephemeral")
     while private.count():
         count = private.count()
         private.first.get_by_role("link", name="Dismiss").click()
         expect(private).to_have_count(count - 1)
-    page.set_viewport_size({"width": 1280, "height": 1080})
-    page.locator("#messages").evaluate("pane => { pane.scrollTop = pane.scrollHeight; }")
-    page.screenshot(path=str(SHOTS / "sandbox-incident.png"))
+    _screenshot(page, "sandbox-incident.png", whole_channel=True)
 
 
 def test_hostile_text_is_shown_never_run(sandbox: Sandbox, page: Any) -> None:
@@ -142,7 +268,7 @@ def test_declare_form_keeps_typing_across_the_bots_updates(sandbox: Sandbox, pag
     modal.get_by_role("button", name="Declare").click()
     expect(modal.locator(".field-error")).to_have_count(1)  # Slack's two required-field errors are gone…
     expect(modal.locator(".field-error")).to_have_text("Say in a few words what is broken.")  # …for the bot's own
-    page.screenshot(path=str(SHOTS / "sandbox-declare-form.png"))
+    _screenshot(page, "sandbox-declare-form.png")
     modal.get_by_label("What is broken?").fill("Payments time out")
     modal.get_by_label("Severity (by impact, not complexity)").select_option("sev1")
     modal.get_by_role("button", name="Declare").click()
@@ -151,3 +277,4 @@ def test_declare_form_keeps_typing_across_the_bots_updates(sandbox: Sandbox, pag
     card = page.locator(".msg.pinned")
     expect(card.locator(".b-field").filter(has_text="Scope")).to_contain_text("ll users")
     expect(card.locator(".b-field").filter(has_text="Affected service")).to_contain_text("checkout")
+

@@ -1,0 +1,223 @@
+"""Resolve with validation, follow-ups, the postmortem reminder and link, archiving, and the export (Slack and CLI)."""
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.config import IncidentConfig
+from bot.db.models import OutboxItem, Page
+from bot.render import Renderer
+from bot.usecases.export import build_document, render_markdown
+from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
+from tests.test_cli import SEVBOT, _env
+
+GOLDEN = Path(__file__).parent / "golden" / "postmortem.md"
+START = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+
+
+def _settled(bot: Bot) -> None:
+    def done() -> bool:
+        with bot.db.unit_of_work() as session:
+            return all(i.done_at is not None for i in session.query(OutboxItem).all())
+    wait_for(done, what="Slack effects delivered")
+
+
+def _say(bot: Bot, user: str, channel: str, text: str) -> str:
+    return bot.slack.slash_command(user, text, channel_id=channel).json().get("text", "")
+
+
+def _resolve_view(bot: Bot, user: str, channel: str):  # type: ignore[no-untyped-def]
+    before = set(bot.sim.workspace.views)
+    bot.slack.slash_command(user, "resolve", channel_id=channel)
+    return wait_for(lambda: next((v for k, v in bot.sim.workspace.views.items() if k not in before and v.view["callback_id"] == "resolve_modal"), None),
+                    what="resolve modal")
+
+
+ALL_CHECKED = ["metrics", "errors", "stable", "customer"]
+
+
+def _fill(summary: str = "Rolled back payments-api to v142", users: str = "About 4,000 checkouts failed over 47 minutes",
+          checks: list[str] | None = None, anyway: str | None = None, root: str | None = None) -> dict[str, dict[str, object]]:
+    values: dict[str, dict[str, object]] = {
+        "resolve_summary": {"resolve_summary": summary}, "resolve_users": {"resolve_users": users},
+        "resolve_checks": {"resolve_checks": ALL_CHECKED if checks is None else checks},
+    }
+    if anyway:
+        values["resolve_anyway"] = {"resolve_anyway": anyway}
+    if root:
+        values["resolve_root"] = {"resolve_root": root}
+    return values
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def bot(database_url: str, clock: FakeClock) -> Iterator[Bot]:
+    with running_bot(database_url, paging_config(), clock=clock) as running:
+        yield running
+
+
+def test_resolve_validates_then_stops_the_clocks_and_tells_everyone(bot: Bot, clock: FakeClock) -> None:
+    bot.slack.slash_command("U0L1", "declare sev1 Checkout failing")
+    incident = bot.wait_provisioned(1)
+    channel = incident.channel_id
+    _settled(bot)
+    clock.advance(minutes=3)
+    _say(bot, "U0L2", channel, "ack")
+    clock.advance(minutes=44)
+    assert "use `/incident resolve`" in _say(bot, "U0L1", channel, "status resolved")
+
+    view = _resolve_view(bot, "U0L1", channel)
+    errors = bot.slack.submit_view("U0L1", view.id, _fill(summary="", checks=["metrics"])).json()["errors"]
+    assert {"resolve_summary", "resolve_anyway"} <= set(errors)
+    assert bot.incident(1).status == "investigating"
+    ok = bot.slack.submit_view("U0L1", view.id, _fill(checks=["metrics", "errors", "stable"], anyway="Customer support is asleep; metrics are clean"))
+    assert ok.status == 200
+    _settled(bot)
+    resolved = bot.incident(1)
+    assert resolved.status == "resolved" and resolved.seconds_to_ack == 180 and resolved.seconds_to_resolve == 47 * 60
+    assert resolved.resolution["validation"] == {"metrics": True, "errors": True, "stable": True, "customer": False}
+    card = bot.sim.workspace.find_message(channel, resolved.card_ts)
+    assert "Resolved" in str(card.blocks) and "card_take_command" not in str(card.blocks), "no buttons on a closed card"
+    assert "Resolved" in bot.sim.workspace.channels[channel].topic
+    assert any("INC-1 resolved" in m.text and "47m" in m.text for m in bot.sim.workspace.messages("C0STAKE"))
+    # reminders and pages stopped
+    clock.advance(hours=2)
+    bot.runtime.ticker.tick()
+    kinds = [e.kind for e in bot.timeline(1)]
+    assert "update_reminder" not in kinds and "page_escalated" not in kinds
+    assert "already resolved" in _say(bot, "U0L1", channel, "resolve")
+
+
+def test_followups_postmortem_reminder_and_link(bot: Bot, clock: FakeClock) -> None:
+    bot.slack.slash_command("U0L1", "declare sev2 Search slow")
+    channel = bot.wait_provisioned(1).channel_id
+    assert "owner <@U0L2>, due 2026-12-01" in _say(bot, "U0L1", channel, "followup Add an alert on search p99 <@U0L2> 2026-12-01")
+    assert "in the past" in _say(bot, "U0L1", channel, "followup Late one 2026-01-01")
+    assert "real date" in _say(bot, "U0L1", channel, "followup Odd 2026-02-31")
+    assert "Usage" in _say(bot, "U0L1", channel, "followup")
+    view = _resolve_view(bot, "U0L1", channel)
+    bot.slack.submit_view("U0L1", view.id, _fill())
+    wait_for(lambda: bot.incident(1).status == "resolved", what="resolved")
+    clock.advance(hours=23)
+    bot.runtime.ticker.tick()
+    clock.advance(hours=1)
+    bot.runtime.ticker.tick()
+    clock.advance(hours=24)
+    bot.runtime.ticker.tick()
+    _settled(bot)
+    dm = bot.sim.workspace.dm_channel("U0L1")
+    assert sum("blameless postmortem is due" in m.text for m in bot.sim.workspace.messages(dm.id)) == 2, "repeated, daily"
+    assert "Give the postmortem's link" in _say(bot, "U0L1", channel, "postmortem not-a-link")
+    assert "Postmortem recorded" in _say(bot, "U0L1", channel, "postmortem https://docs.example.com/pm/inc-1")
+    clock.advance(hours=48)
+    bot.runtime.ticker.tick()
+    _settled(bot)
+    assert sum("blameless postmortem is due" in m.text for m in bot.sim.workspace.messages(dm.id)) == 2
+    assert "nothing to reopen" in _say(bot, "U0L1", channel, "reopen") or bot.incident(1).status == "investigating"
+
+
+def test_channel_archived_days_after_resolve(tmp_path: Path, clock: FakeClock) -> None:
+    with running_bot(f"sqlite:///{tmp_path / 'a.db'}", paging_config(archive_after_days=2), clock=clock) as bot:
+        bot.slack.slash_command("U0L1", "declare sev3 Typo on the pricing page")
+        channel = bot.wait_provisioned(1).channel_id
+        view = _resolve_view(bot, "U0L1", channel)
+        bot.slack.submit_view("U0L1", view.id, _fill())
+        wait_for(lambda: bot.incident(1).status == "resolved", what="resolved")
+        clock.advance(days=2)
+        bot.runtime.ticker.tick()
+        _settled(bot)
+        assert bot.sim.workspace.channels[channel].is_archived
+
+
+def test_export_uploads_with_the_three_step_flow(bot: Bot) -> None:
+    bot.slack.slash_command("U0L1", "declare sev2 Search slow")
+    channel = bot.wait_provisioned(1).channel_id
+    bot.sim.reset_calls()
+    assert "Drafting the postmortem" in _say(bot, "U0L1", channel, "export")
+    wait_for(lambda: bot.sim.calls_to("files.completeUploadExternal"), what="upload completed")
+    methods = [c.method for c in bot.sim.calls if c.method.startswith(("files.", "upload"))]
+    assert methods == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
+    assert not bot.sim.calls_to("files.upload"), "never the retired files.upload"
+    shared = [m for m in bot.sim.workspace.messages(channel) if m.files]
+    assert shared and shared[0].files[0]["name"] == "INC-1-postmortem.md"
+    content = next(iter(bot.sim.workspace.files.values()))
+    assert b"# Postmortem draft: INC-1" in bytes(content.content)
+
+
+def _scripted_incident(bot: Bot, clock: FakeClock) -> None:
+    """A whole incident, minute by minute, with hostile text where people type."""
+    bot.slack.slash_command("U0L1", "declare sev2 Checkout <b>failing</b> *for* [all](http://evil.example) users")
+    channel = bot.wait_provisioned(1).channel_id
+    _settled(bot)
+    clock.advance(minutes=2)
+    _say(bot, "U0L1", channel, "assign comms <@U0EXEC>")
+    clock.advance(minutes=1)
+    _say(bot, "U0L2", channel, "sev sev1 Payments are failing too <script>alert(1)</script>")
+    _settled(bot)
+    clock.advance(minutes=2)
+    _say(bot, "U0L2", channel, "ack")
+    clock.advance(minutes=1)
+    _say(bot, "U0L1", channel, "runbook payment-failures")
+    _settled(bot)
+    checklist = next(m for m in bot.sim.workspace.messages(channel) if "runbook_step_done" in str(m.blocks))
+    clock.advance(minutes=1)
+    bot.slack.click("U0L2", channel, checklist.ts, "runbook_step_done", block_id="rb1-1")
+    clock.advance(minutes=1)
+    bot.slack.click("U0L2", channel, checklist.ts, "runbook_step_failed", block_id="rb1-2")
+    _settled(bot)
+    clock.advance(minutes=1)
+    _say(bot, "U0L1", channel, "note Stripe green but our webhook secret rotated at 02:55 # heading | pipe")
+    clock.advance(minutes=2)
+    _say(bot, "U0L1", channel, "status identified Webhook secret mismatch")
+    clock.advance(minutes=5)
+    _say(bot, "U0L1", channel, "followup Alert on webhook signature failures <@U0L2> 2026-12-01")
+    clock.advance(minutes=20)
+    view = _resolve_view(bot, "U0L1", channel)
+    bot.slack.submit_view("U0L1", view.id, _fill(summary="Restored the previous webhook secret", users="~1,200 card payments failed over 35 minutes",
+                                                  checks=["metrics", "errors", "stable"], anyway="Customer confirmation pending",
+                                                  root="Secret rotation job did not update payments-api"))
+    wait_for(lambda: bot.incident(1).status == "resolved", what="resolved")
+    _settled(bot)
+
+
+def test_golden_markdown_export_and_json_round_trip(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    with running_bot(f"sqlite:///{tmp_path / 'g.db'}", paging_config(), clock=clock) as bot:
+        _scripted_incident(bot, clock)
+        services = bot.runtime.services
+        document = build_document(services.db, services.config, 1)
+        markdown = render_markdown(Renderer(), document)
+    if not GOLDEN.exists():  # first run writes it for review; committed, it is the contract
+        GOLDEN.write_text(markdown)
+    assert markdown == GOLDEN.read_text(), "postmortem export changed: review and update tests/golden/postmortem.md"
+    for injected in ("<script>", "<b>", "](http://evil", "\n# heading"):
+        assert injected not in markdown
+    assert json.loads(json.dumps(document)) == document
+    assert render_markdown(Renderer(), json.loads(json.dumps(document))) == markdown
+
+
+def test_cli_export_formats_and_errors(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with running_bot(url, paging_config(), clock=clock) as bot:
+        bot.slack.slash_command("U0L1", "declare sev2 Search slow")
+        bot.wait_provisioned(1)
+        _settled(bot)
+    env = _env(tmp_path, DATABASE_URL=url)
+    md = subprocess.run([*SEVBOT, "export", "INC-1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert md.returncode == 0 and md.stdout.startswith("# Postmortem draft: INC-1")
+    out = tmp_path / "inc1.json"
+    js = subprocess.run([*SEVBOT, "export", "inc-1", "--format", "json", "-o", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert js.returncode == 0 and json.loads(out.read_text())["incident"]["id"] == "INC-1"
+    for bad, message in (("INC-99", "There is no incident INC-99"), ("42", "is not an incident id")):
+        result = subprocess.run([*SEVBOT, "export", bad], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
