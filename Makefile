@@ -30,6 +30,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/declare_bench.py
 	$(BIN)/python bench/scheduler_bench.py $(SCHED_BENCH_ARGS)
+	$(BIN)/python bench/export_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
