@@ -17,6 +17,14 @@ SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 TEMPLATE_FIELDS = {"severity", "date", "slug", "id"}
 
 
+def _slack_people(value: tuple[str, ...]) -> tuple[str, ...]:
+    """User ids (U…/W…) and user group ids (S…): who can be invited, paged or allowed."""
+    for rid in value:
+        if not (SLACK_USER_ID.match(rid) or SLACK_GROUP_ID.match(rid)):
+            raise ValueError(f"{rid!r} is not a Slack user id (U…) or user group id (S…)")
+    return value
+
+
 class ConfigError(Exception):
     """The config file is wrong; the message is one line naming the key."""
 
@@ -36,13 +44,7 @@ class Severity(_Strict):
     # Stakeholder update cadence in minutes (SEVBOT_UPDATE_INTERVAL overrides every severity).
     update_minutes: float = Field(default=30, gt=0, le=24 * 60)
 
-    @field_validator("responders")
-    @classmethod
-    def _responders_are_slack_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for rid in value:
-            if not (SLACK_USER_ID.match(rid) or SLACK_GROUP_ID.match(rid)):
-                raise ValueError(f"{rid!r} is not a Slack user id (U…) or user group id (S…)")
-        return value
+    _responders = field_validator("responders")(classmethod(lambda cls, value: _slack_people(value)))
 
 
 class Role(_Strict):
@@ -72,13 +74,7 @@ class Tier(_Strict):
     targets: tuple[str, ...] = Field(min_length=1)
     ack_timeout_minutes: float = Field(default=5, gt=0, le=24 * 60)
 
-    @field_validator("targets")
-    @classmethod
-    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for target in value:
-            if not (SLACK_USER_ID.match(target) or SLACK_GROUP_ID.match(target)):
-                raise ValueError(f"{target!r} is not a Slack user id (U…) or user group id (S…)")
-        return value
+    _targets = field_validator("targets")(classmethod(lambda cls, value: _slack_people(value)))
 
 
 class EscalationPolicy(_Strict):
@@ -88,13 +84,7 @@ class EscalationPolicy(_Strict):
     # Paged together with tier 1 on the critical path (SEV0, critical services).
     escalation_contact: tuple[str, ...] = ()
 
-    @field_validator("escalation_contact")
-    @classmethod
-    def _contacts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for target in value:
-            if not (SLACK_USER_ID.match(target) or SLACK_GROUP_ID.match(target)):
-                raise ValueError(f"{target!r} is not a Slack user id (U…) or user group id (S…)")
-        return value
+    _contacts = field_validator("escalation_contact")(classmethod(lambda cls, value: _slack_people(value)))
 
 
 

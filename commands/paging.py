@@ -80,24 +80,22 @@ def _respond(services: Services, body: dict[str, Any], text: str) -> None:
         services.run_later(services.gateway.respond, body["response_url"], text)
 
 
-def on_open_update(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
-    ack()
-    try:
-        incident_id = _clicked_incident(services, body)
-    except BadInput as problem:
-        _respond(services, body, f":x: {problem}")
-        return
-    services.run_later(_open_update_modal, services, body["trigger_id"], incident_id)
+def _button_opening(open_modal: Callable[[Services, str, int], None]) -> Callable[[Services, dict[str, Any], Callable[..., Any]], None]:
+    """A listener for a button whose only job is to open a modal for the incident it names."""
+    def listener(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
+        ack()
+        try:
+            incident_id = _clicked_incident(services, body)
+        except BadInput as problem:
+            _respond(services, body, f":x: {problem}")
+            return
+        services.run_later(open_modal, services, body["trigger_id"], incident_id)
+
+    return listener
 
 
-def on_open_escalate(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
-    ack()
-    try:
-        incident_id = _clicked_incident(services, body)
-    except BadInput as problem:
-        _respond(services, body, f":x: {problem}")
-        return
-    services.run_later(_open, services, body["trigger_id"], escalate_modal.build(incident_id))
+on_open_update = _button_opening(_open_update_modal)
+on_open_escalate = _button_opening(lambda services, trigger_id, incident_id: _open(services, trigger_id, escalate_modal.build(incident_id)))
 
 
 def on_page_ack(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:

@@ -11,6 +11,7 @@ from bot.scheduler import timers
 from bot.services import Services
 from bot.timeline import record
 from bot.usecases.incident_view import current_roles
+from bot.views.messages import prompt_blocks
 
 
 def arm_runbook_check(services: Services, session: Session, run: RunbookRun) -> None:
@@ -32,9 +33,6 @@ def runbook_check_due(services: Services, session: Session, timer: Timer) -> Non
     record(session, incident.id, kind="escalation_prompted", actor="sevbot", at=now,
            summary=f"15-minute rule: {escape_mrkdwn(run.title)} ran {minutes} min while still {incident.status}", data={"run_id": run.id})
     enqueue(session, services.clock, kind="post", incident_id=incident.id, dedupe_key=f"runbook:{run.id}:15min",
-            payload={"channel": incident.channel_id, "text": text, "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                {"type": "actions", "block_id": f"escalate{incident.id}", "elements": [
-                    {"type": "button", "action_id": ActionId.OPEN_ESCALATE, "style": "danger",
-                     "text": {"type": "plain_text", "text": "Escalate"}, "value": str(incident.id)}]},
-            ]})
+            payload={"channel": incident.channel_id, "text": text, "blocks": prompt_blocks(
+                text, block_id=f"escalate{incident.id}", action_id=ActionId.OPEN_ESCALATE, label="Escalate", value=str(incident.id),
+                style="danger")})

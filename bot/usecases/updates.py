@@ -15,7 +15,7 @@ from bot.timeline import record
 from bot.usecases.common import locked_incident
 from bot.usecases.errors import BadInput
 from bot.usecases.incident_view import current_roles
-from bot.views.messages import severity_label
+from bot.views.messages import prompt_blocks, severity_label
 from bot.views.update_modal import UpdateForm
 
 DM_IC_AFTER = 2  # reminders in a row with no update: the IC hears about it directly too
@@ -46,12 +46,8 @@ def reminder_due(services: Services, session: Session, timer: Timer) -> None:
            data={"owner": owner, "reminder": timer.fired})
     if incident.channel_id:
         enqueue(session, services.clock, kind="post", incident_id=incident.id, dedupe_key=f"reminder:{timer.id}:{timer.fence}",
-                payload={"channel": incident.channel_id, "text": text, "blocks": [
-                    {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                    {"type": "actions", "block_id": f"update{incident.id}", "elements": [
-                        {"type": "button", "action_id": ActionId.OPEN_UPDATE, "style": "primary",
-                         "text": {"type": "plain_text", "text": "Post update"}, "value": str(incident.id)}]},
-                ]})
+                payload={"channel": incident.channel_id, "text": text, "blocks": prompt_blocks(
+                    text, block_id=f"update{incident.id}", action_id=ActionId.OPEN_UPDATE, label="Post update", value=str(incident.id))})
     ic = roles.get("ic", incident.declared_by)
     if timer.fired >= DM_IC_AFTER:
         enqueue(session, services.clock, kind="dm", incident_id=incident.id, dedupe_key=f"reminder:{timer.id}:{timer.fence}:ic",

@@ -89,3 +89,12 @@ def provisioning_failed_reply(incident_id: int, step: str, code: str, snap: "Sna
         f"{STEP_NAMES[step]} (`{escape_mrkdwn(code)}`).{so_far} sevbot keeps retrying in the background; "
         f"`/incident list` shows the incident meanwhile."
     )
+
+
+def prompt_blocks(text: str, *, block_id: str, action_id: str, label: str, value: str, style: str = "primary") -> list[dict[str, Any]]:
+    """A message that asks someone to act, with the one button that does it."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": block_id, "elements": [
+            {"type": "button", "action_id": action_id, "style": style, "text": {"type": "plain_text", "text": label}, "value": value}]},
+    ]
