@@ -41,6 +41,8 @@ def set_status(services: Services, incident_id: int, status: str, note: str | No
             allowed = [s for s in config.statuses if config.can_move(previous, s)]
             raise BadInput(f"INC-{incident_id} can't go from {previous} to {status}. From {previous} it can go to: {', '.join(allowed) or 'nothing'}.")
         incident.status = status
+        if previous == config.closed_status:  # a configured transition out of resolved is a reopen
+            on_reopened(services, session, incident)
         suffix = f": {escape_mrkdwn(note)}" if note else ""
         record(session, incident_id, kind="status_changed", actor=actor, at=now,
                summary=f"Status {previous} → {status}{suffix}", data={"from": previous, "to": status, "note": note})
