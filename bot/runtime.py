@@ -75,6 +75,7 @@ class Runtime:
     scheduler: BackgroundScheduler
     ticker: Scheduler
     _thread: threading.Thread | None = field(default=None)
+    _stopping: bool = field(default=False)
 
     @classmethod
     def create(cls, settings: Settings, config: IncidentConfig, *, clock: Clock | None = None, sweep_seconds: float = SWEEP_SECONDS,
@@ -113,9 +114,17 @@ class Runtime:
     def start_background(self) -> "Runtime":
         """Serve on a thread (tests, sandbox); `serve_forever` is the foreground twin."""
         self.scheduler.start()
-        self._thread = threading.Thread(target=self.server.run, name="sevbot-http", daemon=True)
+        self._thread = threading.Thread(target=self._run_server, name="sevbot-http", daemon=True)
         self._thread.start()
         return self
+
+    def _run_server(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            # close() from another thread can pull a socket out from under waitress's select(); that is the stop.
+            if not self._stopping:
+                raise
 
     def serve_forever(self) -> None:
         self.scheduler.start()
@@ -128,6 +137,7 @@ class Runtime:
             self.stop()
 
     def stop(self) -> None:
+        self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)  # a tick in progress commits before we go
         self.server.close()
