@@ -66,13 +66,25 @@ class Outbox:
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
-    def drain(self, incident_id: int | None = None, limit: int = 100) -> int:
-        """Perform due items (of one incident, or all); returns how many completed."""
+    def drain(self, incident_id: int | None = None, limit: int = 100, *, until_empty: bool = False) -> int:
+        """Perform due items (of one incident, or all); returns how many completed.
+
+        With `until_empty`, keep taking batches while due items remain (the scheduler's backlog after a busy minute).
+        """
         done = 0
-        for item_id in self._due(incident_id, limit):
-            if self._run(item_id):
-                done += 1
-        return done
+        while True:
+            batch = self._due(incident_id, limit)
+            for item_id in batch:
+                if self._run(item_id):
+                    done += 1
+            if not until_empty or len(batch) < limit:
+                return done
+
+    def has_due(self) -> bool:
+        now = self.clock.now()
+        with self.db.unit_of_work() as session:
+            return session.scalar(select(OutboxItem.id).where(OutboxItem.done_at.is_(None), OutboxItem.due_at <= now)
+                                  .where(or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now)).limit(1)) is not None
 
     def _due(self, incident_id: int | None, limit: int) -> list[int]:
         now = self.clock.now()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class Services:
     pager: Pager
     runbooks: RunbookRegistry
     timing: Timing
+    _delivering: threading.Lock = field(default_factory=threading.Lock)
     _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="sevbot-work"))
 
     @classmethod
@@ -59,6 +61,19 @@ class Services:
     def run_later(self, work: Callable[..., object], *args: object) -> None:
         """Slow work after the ack (Slack calls), off the request thread; errors are logged, never swallowed."""
         self._background.submit(_logged, work, *args)
+
+    def deliver_backlog(self) -> None:
+        """Start one background delivery pass over every due Slack effect, unless one is already running here."""
+        if not self._delivering.acquire(blocking=False):
+            return
+
+        def deliver() -> None:
+            try:
+                self.outbox.drain(until_empty=True)
+            finally:
+                self._delivering.release()
+
+        self.run_later(deliver)
 
     def shutdown(self) -> None:
         """Let work already handed over finish (it holds leases and would otherwise be swept later)."""

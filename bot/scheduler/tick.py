@@ -48,8 +48,8 @@ class Scheduler:
             fired = self._batch(total)
             if fired < BATCH:
                 break
-        if total:
-            self.services.run_later(self.services.outbox.drain)
+        if total or self.services.outbox.has_due():
+            self.services.deliver_backlog()
         return TickResult(sum(total.values()), total)
 
     def _batch(self, total: dict[str, int]) -> int:
