@@ -68,10 +68,14 @@ class Services:
             return
 
         def deliver() -> None:
-            try:
-                self.outbox.drain(until_empty=True)
-            finally:
-                self._delivering.release()
+            while True:
+                try:
+                    self.outbox.drain(until_empty=True)
+                finally:
+                    self._delivering.release()
+                # A tick that enqueued while we were busy skipped starting its own pass: look once more.
+                if not self.outbox.has_due() or not self._delivering.acquire(blocking=False):
+                    return
 
         self.run_later(deliver)
 
