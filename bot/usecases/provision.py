@@ -43,20 +43,11 @@ class LostLease(Exception):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The incident as this run last stored it: plain values, safe to use outside a session."""
+    """This run's lease token and the Slack steps done so far; what the incident says is in `view`."""
 
     id: int
     token: int
-    title: str
-    severity: str
-    status: str
-    service: str | None
-    scope: str | None
-    description: str | None
-    declared_by: str
-    declared_at: datetime
     response_url: str | None
-    ic: str
     channel_name: str | None
     channel_id: str | None
     members_invited_at: datetime | None
@@ -211,16 +202,7 @@ class Provisioner:
             return Snapshot(
                 id=incident.id,
                 token=incident.provision_attempts,
-                title=incident.title,
-                severity=incident.severity,
-                status=incident.status,
-                service=incident.service,
-                scope=incident.scope,
-                description=incident.description,
-                declared_by=incident.declared_by,
-                declared_at=incident.declared_at,
                 response_url=incident.response_url,
-                ic=view.ic,
                 channel_name=incident.channel_name,
                 channel_id=incident.channel_id,
                 members_invited_at=incident.members_invited_at,
@@ -320,14 +302,14 @@ class Provisioner:
         if snap.response_url and self.gateway.respond(snap.response_url, text):
             return
         try:
-            self.gateway.post_message(snap.declared_by, text)  # a DM: the declarer must hear what happened
+            self.gateway.post_message(snap.view.declared_by, text)  # a DM: the declarer must hear what happened
         except SlackError as exc:
             log.warning("%s: could not tell the declarer: %s", human_id(snap.id), exc.code)
 
     # -- the steps ------------------------------------------------------------------------------------------
 
     def _create_channel(self, snap: Snapshot) -> Snapshot:
-        base = self._base_name(snap.severity, snap.declared_at, snap.title, snap.id)
+        base = self._base_name(snap.view.severity, snap.view.declared_at, snap.view.title, snap.id)
         held = snap.held_names
         bot_user = self.gateway.bot_user_id()
         for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
@@ -364,8 +346,8 @@ class Provisioner:
 
     def _invite(self, snap: Snapshot) -> Snapshot:
         assert snap.channel_id
-        users = {snap.declared_by, snap.ic}
-        for responder in self.config.severity(snap.severity).responders:
+        users = {snap.view.declared_by, snap.view.ic}
+        for responder in self.config.severity(snap.view.severity).responders:
             if responder.startswith("S"):
                 users.update(self.gateway.usergroup_members(responder))
             else:

@@ -58,13 +58,13 @@ def card_context(view: "IncidentView", config: IncidentConfig, offers: Sequence[
     }
 
 
-def card_fallback(snap: "IncidentView | Snapshot", config: IncidentConfig) -> str:
+def card_fallback(snap: "IncidentView", config: IncidentConfig) -> str:
     """The notification text (and screen-reader text) for the card."""
     label = config.severity(snap.severity).label
     return truncate(f"{human_id(snap.id)} · {label}: {escape_mrkdwn(one_line(snap.title))}", 3000)
 
 
-def announcement_fallback(snap: "IncidentView | Snapshot", config: IncidentConfig) -> str:
+def announcement_fallback(snap: "IncidentView", config: IncidentConfig) -> str:
     label = config.severity(snap.severity).label
     return truncate(f"{label} declared: {human_id(snap.id)} {escape_mrkdwn(one_line(snap.title))}, in <#{snap.channel_id}>", 3000)
 
