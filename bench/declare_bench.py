@@ -23,40 +23,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import re
 import secrets
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from bot.db.models import Incident  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
 from bot.slack_sim import SlackDriver, SlackSimulator, Workspace  # noqa: E402
+from serve_harness import (BOT_TOKEN, BotProcess, argument_parser, print_problems, proc_cpu,  # noqa: E402
+                           proc_status, scratch_database, summary)
 
-BOT_TOKEN = "xoxb-sim-token"
 STAKEHOLDER_CHANNEL = "C0STAKE"
 DECLARER = "U0IC"
 
@@ -82,159 +75,10 @@ TARGETS = {  # name -> limit
     "calls_per_declare_max": 6,
     "rss_mib": 80.0,
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# set-up: database, the bot process
-
-
-@contextmanager
-def scratch_database(url: str | None, tmp: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a scratch PostgreSQL database next to the one named (created, then dropped)."""
-    if url is None:
-        yield f"sqlite:///{tmp / 'sevbot-bench.db'}"
-        return
-    admin_url = load_settings(database_url=url).database_url  # normalises postgresql:// -> postgresql+psycopg://
-    if not admin_url.startswith("postgresql"):
-        yield admin_url  # a SQLite URL given explicitly: use it as is
-        return
-    name = f"sevbot_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_status(pid: int) -> dict[str, float]:
-    """VmRSS / VmHWM of a process in MiB."""
-    out: dict[str, float] = {}
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(rest.split()[0]) / 1024.0  # kB -> MiB
-            elif key == "Threads":
-                out[key] = float(rest.split()[0])
-    return out
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2:].split()  # after "pid (comm) "; fields[0] is the state (field 3)
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime (14), stime (15)
-
-
-class BotProcess:
-    """`sevbot serve` as a child process, configured through its environment only."""
-
-    def __init__(self, database_url: str, api_url: str, tmp: Path, signing_secret: str) -> None:
-        self.port = free_port()
-        config = tmp / "sevbot-bench.toml"
-        config.write_text(config_toml(), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SLACK_", "SEVBOT_")) and k != "DATABASE_URL"}
-        env.update({
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": signing_secret,
-            "SLACK_API_URL": api_url,
-            "DATABASE_URL": database_url,
-            "SEVBOT_PORT": str(self.port),
-            "SEVBOT_HOST": "127.0.0.1",
-            "SEVBOT_CONFIG": str(config),
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-        })
-        self.env, self.cwd = env, tmp  # cwd = temp dir: no stray .env file is read
-        self.log_path = tmp / "sevbot-serve.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def migrate(self) -> None:
-        done = subprocess.run([sys.executable, "-m", "bot", "migrate"], env=self.env, cwd=self.cwd,
-                              capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"sevbot migrate exited {done.returncode}: {(done.stderr or done.stdout).strip()[-2000:]}")
-
-    def start(self, timeout: float = 30.0) -> float:
-        """Start `sevbot serve` and wait for GET /healthz 200; returns the seconds that took."""
-        log = open(self.log_path, "wb")
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=self.env, cwd=self.cwd,
-                                     stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        while time.monotonic() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sevbot serve exited {self.proc.returncode} during start-up:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:  # noqa: S310 - local URL
-                    if resp.status == 200:
-                        return time.monotonic() - t0
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"sevbot serve: /healthz not 200 within {timeout:.0f}s:\n{self.log_tail()}")
-
-    def stop(self) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=10)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def log_counts(self) -> dict[str, int]:
-        try:
-            body = self.log_path.read_text(errors="replace")
-        except OSError:
-            return {}
-        return {"lines": body.count("\n"), "error_lines": len(re.findall(r"\bERROR\b", body)),
-                "tracebacks": body.count("Traceback (most recent call last)")}
 
 
 # ---------------------------------------------------------------------------------------------------------
 # measuring
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p99 of 200 samples is the 198th smallest)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))  # ceil
-    return ordered[int(rank) - 1]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"p50": pct(values, 50), "p99": pct(values, 99), "max": max(values) if values else float("nan"),
-            "mean": statistics.fmean(values) if values else float("nan")}
 
 
 @dataclass
@@ -265,7 +109,8 @@ ACK_RE = re.compile(r"Declaring INC-(\d+)")
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="sevbot-bench-") as tmpdir, scratch_database(args.database_url, Path(tmpdir)) as url:
+    with tempfile.TemporaryDirectory(prefix="sevbot-bench-") as tmpdir, \
+            scratch_database(args.database_url, Path(tmpdir), sqlite_name="sevbot-bench.db", pg_prefix="sevbot_bench_") as url:
         return _run(args, url, Path(tmpdir))
 
 
@@ -274,7 +119,9 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
     signing_secret = secrets.token_hex(16)
     sim = SlackSimulator(Workspace().seed_default(), bot_token=BOT_TOKEN).start()
     sim.latency = args.latency
-    bot = BotProcess(database_url, sim.api_url, tmp, signing_secret)
+    config = tmp / "sevbot-bench.toml"
+    config.write_text(config_toml(), encoding="utf-8")
+    bot = BotProcess(database_url, sim.api_url, tmp, signing_secret=signing_secret, extra_env={"SEVBOT_CONFIG": str(config)})
     reader = create_engine(database_url, poolclass=NullPool)  # the bench's own read-only view of the scratch DB
     problems: list[str] = []
     spy: subprocess.Popen[bytes] | None = None
@@ -482,9 +329,7 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
 
 
 def finish_broken(problems: list[str]) -> int:
-    print("\nBROKEN:")
-    for p in problems:
-        print(f"  - {p}")
+    print_problems(problems)
     return 1
 
 
@@ -537,16 +382,11 @@ def print_report(r: dict[str, Any]) -> None:
     if r["tcp_listen_overflows_during_run"]:
         print(f"  TCP ListenOverflows during the run: {r['tcp_listen_overflows_during_run']} (a full listen queue drops the SYN;"
               " the client retries after 1 s)")
-    if r["problems"]:
-        print("\nBROKEN:")
-        for p in r["problems"]:
-            print(f"  - {p}")
+    print_problems(r["problems"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("SEVBOT_BENCH_DATABASE_URL"),
-                        help="PostgreSQL server to create a scratch database on (default: a temp SQLite file)")
+    parser = argument_parser(__doc__)
     parser.add_argument("--declares", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the simulator adds to each Web API call")

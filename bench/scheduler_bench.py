@@ -31,43 +31,39 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import re
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
 from collections import Counter
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, insert, select, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from bot.db.models import Incident, OutboxItem, RoleAssignment, TimelineEvent, Timer  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.slack_sim import SlackSimulator, Workspace  # noqa: E402
 from bot.slack_sim.state import Channel  # noqa: E402
+from serve_harness import (BOT_TOKEN, BotProcess, argument_parser, print_problems, proc_cpu,  # noqa: E402
+                           proc_status, scratch_database)
+from serve_harness import summary as harness_summary  # noqa: E402
 
-BOT_TOKEN = "xoxb-sim-token"
 IC = "U0L1"
 TARGETS = {"firing_lateness_p99_s": 1.0, "rss_mib": 200.0}
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 TICK_SECONDS = 1.0  # bot.runtime.TICK_SECONDS
 BATCH = 200  # bot.scheduler.tick.BATCH
+TICK_LOG_MARKERS = {  # counted in the serve log; APScheduler logs these at WARNING
+    "ticks_skipped_still_running": "maximum number of running instances reached",  # previous tick still running
+    "ticks_missed": "was missed by",  # a tick run late
+}
 
 
 def channel_id(n: int) -> str:
@@ -76,28 +72,6 @@ def channel_id(n: int) -> str:
 
 # ---------------------------------------------------------------------------------------------------------
 # set-up: database, seeding, the bot process
-
-
-@contextmanager
-def scratch_database(url: str | None, tmp: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a scratch PostgreSQL database next to the one named (created, then dropped)."""
-    if url is None:
-        yield f"sqlite:///{tmp / 'sevbot-sched-bench.db'}"
-        return
-    admin_url = load_settings(database_url=url).database_url  # postgresql:// -> postgresql+psycopg://
-    if not admin_url.startswith("postgresql"):
-        yield admin_url
-        return
-    name = f"sevbot_schedbench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed(database_url: str, sim: SlackSimulator, count: int, window: float, lead: float) -> tuple[dict[int, float], float]:
@@ -130,130 +104,13 @@ def seed(database_url: str, sim: SlackSimulator, count: int, window: float, lead
     return due, time.monotonic() - t0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_status(pid: int) -> dict[str, float]:
-    out: dict[str, float] = {}
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(rest.split()[0]) / 1024.0  # kB -> MiB
-            elif key == "Threads":
-                out[key] = float(rest.split()[0])
-    return out
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-class BotProcess:
-    """`sevbot serve` as a child process, configured through its environment only."""
-
-    def __init__(self, database_url: str, api_url: str, tmp: Path, interval: str) -> None:
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SEVBOT_")) and k != "DATABASE_URL"}
-        env.update({
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": secrets.token_hex(16),
-            "SLACK_API_URL": api_url,
-            "DATABASE_URL": database_url,
-            "SEVBOT_PORT": str(self.port),
-            "SEVBOT_HOST": "127.0.0.1",
-            "SEVBOT_UPDATE_INTERVAL": interval,
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-        })
-        self.env, self.cwd = env, tmp  # cwd = temp dir: no stray .env file is read
-        self.log_path = tmp / "sevbot-serve.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def migrate(self) -> None:
-        done = subprocess.run([sys.executable, "-m", "bot", "migrate"], env=self.env, cwd=self.cwd,
-                              capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"sevbot migrate exited {done.returncode}: {(done.stderr or done.stdout).strip()[-2000:]}")
-
-    def start(self, timeout: float = 30.0) -> float:
-        log = open(self.log_path, "wb")
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=self.env, cwd=self.cwd,
-                                     stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        while time.monotonic() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sevbot serve exited {self.proc.returncode} during start-up:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as resp:  # noqa: S310
-                    if resp.status == 200:
-                        return time.monotonic() - t0
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"sevbot serve: /healthz not 200 within {timeout:.0f}s:\n{self.log_tail()}")
-
-    def stop(self) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=10)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def log_counts(self) -> dict[str, int]:
-        try:
-            body = self.log_path.read_text(errors="replace")
-        except OSError:
-            return {}
-        return {"lines": body.count("\n"), "error_lines": len(re.findall(r"\bERROR\b", body)),
-                "warning_lines": len(re.findall(r"\bWARNING\b", body)),
-                "tracebacks": body.count("Traceback (most recent call last)"),
-                # APScheduler (at WARNING): a tick skipped because the previous one was still running, or run late
-                "ticks_skipped_still_running": body.count("maximum number of running instances reached"),
-                "ticks_missed": body.count("was missed by")}
-
-
 # ---------------------------------------------------------------------------------------------------------
 # measuring
 
 
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
-
-
 def summary(values: list[float]) -> dict[str, float]:
-    nan = float("nan")
-    return {"p50": pct(values, 50), "p90": pct(values, 90), "p99": pct(values, 99),
-            "max": max(values) if values else nan, "min": min(values) if values else nan,
-            "mean": statistics.fmean(values) if values else nan}
+    """The shared summary with p90 and min as well: lateness spreads wider than one p50/p99 pair shows."""
+    return harness_summary(values, (50, 90, 99), with_min=True)
 
 
 class PostWatcher:
@@ -288,7 +145,8 @@ def sleep_until(epoch: float) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="sevbot-schedbench-") as tmpdir, \
-            scratch_database(args.database_url, Path(tmpdir)) as url:
+            scratch_database(args.database_url, Path(tmpdir), sqlite_name="sevbot-sched-bench.db",
+                             pg_prefix="sevbot_schedbench_") as url:
         return _run(args, url, Path(tmpdir))
 
 
@@ -296,7 +154,8 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     sim = SlackSimulator(Workspace().seed_default(), bot_token=BOT_TOKEN).start()
     sim.latency = args.latency
-    bot = BotProcess(database_url, sim.api_url, tmp, args.interval)
+    bot = BotProcess(database_url, sim.api_url, tmp, extra_env={"SEVBOT_UPDATE_INTERVAL": args.interval},
+                     stop_timeout=30.0)
     problems: list[str] = []
     n = args.incidents
     try:
@@ -427,7 +286,7 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
                            "rss_max_sampled": max(rss_samples) if rss_samples else None,
                            "rss_end": mem_end.get("VmRSS"), "hwm_end": mem_end.get("VmHWM"),
                            "threads_end": int(mem_end.get("Threads", 0))},
-            "serve_log": {**bot.log_counts(), "warnings_and_errors": log_warnings[:20]},
+            "serve_log": {**bot.log_counts(warnings=True, markers=TICK_LOG_MARKERS), "warnings_and_errors": log_warnings[:20]},
             "python": platform.python_version(),
             "problems": problems,
         }
@@ -532,16 +391,11 @@ def print_report(r: dict[str, Any]) -> None:
           f"{log.get('ticks_skipped_still_running', 0)}, ticks run late {log.get('ticks_missed', 0)}")
     for line in log.get("warnings_and_errors", [])[:5]:
         print(f"    {line[:200]}")
-    if r["problems"]:
-        print("\nBROKEN:")
-        for p in r["problems"]:
-            print(f"  - {p}")
+    print_problems(r["problems"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("SEVBOT_BENCH_DATABASE_URL"),
-                        help="PostgreSQL server to create a scratch database on (default: a temp SQLite file)")
+    parser = argument_parser(__doc__)
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--window", type=float, default=900.0, help="seconds the due times are spread over (default 900 = 15 min)")
     parser.add_argument("--lead", type=float, default=15.0, help="seconds from seeding to the first due time (the bot starts meanwhile)")
