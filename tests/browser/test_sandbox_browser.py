@@ -5,11 +5,13 @@ runbook from the card and press a step, take command as someone else through a c
 through the modal (including Slack's own required-field check and the bot's own field error), change the status,
 see the bot's answers to bad input, fast-forward the clock (the page climbs the escalation ladder, the stakeholder
 update falls due), post the update from the reminder's modal, and acknowledge the page from the paged person's DM.
-Screenshots go to docs/screenshots/ (one is in the README).
+Screenshots go to a temp folder, or to $SEVBOT_SCREENSHOTS (docs/screenshots/ refreshes the README's).
 """
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,9 @@ from typing import Any
 from bot.sandbox import Sandbox
 from tests.harness import wait_for
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots land in a temp folder so a test run leaves the tree clean; SEVBOT_SCREENSHOTS=docs/screenshots
+# refreshes the ones the README shows.
+SHOTS = Path(os.environ.get("SEVBOT_SCREENSHOTS") or tempfile.mkdtemp(prefix="sevbot-screens-"))
 
 
 def _send(page: Any, text: str) -> None:
