@@ -58,7 +58,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         # Socket Mode: Slack reaches us over a websocket we open; /healthz still answers over HTTP.
-        SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value()).connect()
+        try:
+            SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value()).connect()
+        except Exception as exc:  # slack_sdk raises SlackApiError or a connection error; either way: say so and stop
+            runtime.stop()
+            detail = getattr(getattr(exc, "response", None), "data", {}) or {}
+            reason = detail.get("error") if isinstance(detail, dict) else None
+            raise CliError(f"SLACK_APP_TOKEN: Socket Mode could not connect ({reason or type(exc).__name__})") from None
         log.info("Socket Mode connected")
     runtime.serve_forever()
     return 0

@@ -111,3 +111,15 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_socket_mode_failure_is_one_line(tmp_path: Path, simulator: SlackSimulator) -> None:
+    """With SLACK_APP_TOKEN set, serve opens Socket Mode; when Slack refuses, one line names the setting."""
+    assert _run(tmp_path, "migrate").returncode == 0
+    result = _run(tmp_path, "serve", SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=simulator.api_url,
+                  SLACK_APP_TOKEN="xapp-1-not-a-real-token", SEVBOT_PORT=str(_free_port()))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("sevbot: SLACK_APP_TOKEN: Socket Mode could not connect"), result.stderr
+    assert "xapp-1-not-a-real-token" not in result.stderr
+    assert [c.method for c in simulator.calls if c.method == "apps.connections.open"], "it asked Slack for a socket URL"
