@@ -31,8 +31,9 @@ def test_inline_declare_opens_a_complete_incident(bot: Bot) -> None:
     assert sorted(kinds[3:]) == sorted(["members_invited", "topic_set", "card_posted", "card_pinned", "stakeholders_announced"])
     assert kinds.index("card_posted") < kinds.index("card_pinned")
     assert all(e.at.tzinfo is not None and e.actor for e in bot.timeline(1))
-    # the declarer hears where the incident lives
-    wait_for(lambda: any(channel.id in str(p.body) for p in ws.response_posts), what="declared reply")
+    # the declarer hears where the incident lives, and that paging must be done by hand (no ladder configured here)
+    reply = wait_for(lambda: next((p for p in ws.response_posts if channel.id in str(p.body)), None), what="declared reply")
+    assert "page them by hand" in str(reply.body)
 
 
 def test_declare_uses_at_most_six_web_api_calls(bot: Bot) -> None:

@@ -118,7 +118,12 @@ class Provisioner:
             self._fail(snap, failed.step, failed.error)
             return Outcome(incident_id, done=False, failed_step=failed.step, error=failed.error.code)
         if snap.response_url:
-            self.gateway.respond(snap.response_url, messages.declared_reply(snap.id, snap.channel_id))
+            reply = messages.declared_reply(snap.id, snap.channel_id)
+            severity = self.config.severities.get(snap.view.severity)
+            if severity is not None and severity.page and not self.config.escalation_policies:
+                # The timeline has the request; the declarer must know nobody was paged automatically.
+                reply += "\n:pager: This severity calls for paging on-call, but no escalation policy is configured: page them by hand."
+            self.gateway.respond(snap.response_url, reply)
         return Outcome(incident_id, done=True)
 
     def shutdown(self) -> None:
