@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db.engine import Database
+from bot.db.lease import claim
 from bot.db.models import OutboxItem
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.timeline import BOT_ACTOR, record
@@ -98,14 +99,8 @@ class Outbox:
     def _claim(self, item_id: int) -> tuple[str, dict[str, Any], int, int | None] | None:
         now = self.clock.now()
         with self.db.unit_of_work() as session:
-            claimed = session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item_id, OutboxItem.done_at.is_(None))
-                .where(or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now))
-                .values(lease_until=now + LEASE, attempts=OutboxItem.attempts + 1)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed != 1:
+            if not claim(session, OutboxItem, item_id, lease_until=OutboxItem.lease_until, attempts=OutboxItem.attempts,
+                         unfinished=OutboxItem.done_at.is_(None), now=now, lease=LEASE):
                 return None
             item = session.get_one(OutboxItem, item_id)
             session.refresh(item)

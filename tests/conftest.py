@@ -10,6 +10,7 @@ import pytest
 from tests.dbs import postgres_unavailable, postgres_url, sqlite_url
 
 if TYPE_CHECKING:
+    from bot.sandbox import Sandbox
     from tests.harness import Bot
 
 
@@ -48,3 +49,22 @@ def sqlite_bot(tmp_path: Path) -> Iterator["Bot"]:
 
     with running_bot(f"sqlite:///{tmp_path / 'sevbot.db'}") as running:
         yield running
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator["Sandbox"]:
+    """`sevbot sandbox` in-process: the production Runtime, the simulator and the web page, on free ports."""
+    from bot.db.migrate import upgrade
+    from bot.sandbox import Sandbox, sandbox_config
+    from bot.settings import load_settings
+
+    settings = load_settings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None,
+                             database_url=f"sqlite:///{tmp_path / 'sandbox.db'}", sevbot_host="127.0.0.1",
+                             sevbot_port=0, sevbot_config=None)
+    upgrade(settings.database_url)
+    running = Sandbox.start(settings, sandbox_config(), sim_port=0, web_port=0)
+    try:
+        yield running
+    finally:
+        running.stop()
+    assert running.sim.violations == [], f"the bot broke Slack's rules: {running.sim.violations}"

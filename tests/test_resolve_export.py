@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import IncidentConfig
-from bot.db.models import OutboxItem, Page
+from bot.db.models import OutboxItem
 from bot.render import Renderer
 from bot.usecases.export import build_document, render_markdown
 from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for

@@ -4,32 +4,14 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.db.migrate import upgrade
-from bot.sandbox import Sandbox, sandbox_config
-from bot.settings import load_settings
+from bot.sandbox import Sandbox
 from bot.slack_sim.clock import OffsetClock
 from tests.harness import wait_for
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    settings = load_settings(slack_bot_token=None, slack_signing_secret=None, slack_app_token=None,
-                             database_url=f"sqlite:///{tmp_path / 'sandbox.db'}", sevbot_host="127.0.0.1",
-                             sevbot_port=0, sevbot_config=None)
-    upgrade(settings.database_url)
-    running = Sandbox.start(settings, sandbox_config(), sim_port=0, web_port=0)
-    try:
-        yield running
-    finally:
-        running.stop()
-    assert running.sim.violations == []
 
 
 def _request(sandbox: Sandbox, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:

@@ -128,7 +128,7 @@ def test_resolve_mid_ladder_stops_everything_and_reopen_resumes_updates(paging_b
 def test_reminders_keep_coming_and_the_ic_hears_after_two_misses(paging_bot: Bot, clock: FakeClock) -> None:
     bot = paging_bot
     incident_id, channel = _declare(bot, "declare sev2 Search slow")  # sev2: 30 min cadence, no page
-    bot.slack.slash_command("U0L1", f"assign comms <@U0EXEC>", channel_id=channel)
+    bot.slack.slash_command("U0L1", "assign comms <@U0EXEC>", channel_id=channel)
     clock.advance(minutes=29)
     _tick(bot)
     assert "update_reminder" not in _kinds(bot, incident_id)

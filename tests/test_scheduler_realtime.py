@@ -118,7 +118,6 @@ def test_two_replicas_fire_every_reminder_exactly_once(tmp_path: Path) -> None:
 
 @pg
 def test_sigkill_mid_escalation_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    from tests.harness import paging_config as _  # noqa: F401  (the same ladder, written as TOML below)
 
     config = tmp_path / "sevbot.toml"
     config.write_text(

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.domain.severity import normalise_severity  # noqa: F401  (re-exported for matching)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ items, delivered after commit. A page that can't be delivered is said so in the 
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select

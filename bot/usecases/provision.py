@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 
 from bot.clock import Clock
 from bot.config import IncidentConfig
 from bot.db.engine import Database
-from bot.db.models import Incident, RoleAssignment
+from bot.db.lease import claim
+from bot.db.models import Incident
 from bot.domain import naming
 from bot.domain.incident import human_id
 from bot.render import Renderer
@@ -186,14 +187,8 @@ class Provisioner:
         """Take the lease, and in the same transaction read everything the steps need (one round trip, not five)."""
         now = self.clock.now()
         with self.db.unit_of_work() as session:
-            claimed = session.execute(
-                update(Incident)
-                .where(Incident.id == incident_id, Incident.provisioned_at.is_(None))
-                .where(or_(Incident.provision_lease_until.is_(None), Incident.provision_lease_until < now))
-                .values(provision_lease_until=now + LEASE, provision_attempts=Incident.provision_attempts + 1)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed != 1:
+            if not claim(session, Incident, incident_id, lease_until=Incident.provision_lease_until,
+                         attempts=Incident.provision_attempts, unfinished=Incident.provisioned_at.is_(None), now=now, lease=LEASE):
                 return None
             incident = session.get_one(Incident, incident_id)
             session.refresh(incident)

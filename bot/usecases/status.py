@@ -30,7 +30,7 @@ def set_status(services: Services, incident_id: int, status: str, note: str | No
         raise BadInput(f"`{escape_mrkdwn(truncate(status, 30))}` is not a status. Statuses: {', '.join(config.statuses)}.")
     note = _reason(note)
     if status == config.closed_status:
-        raise BadInput(f"Resolving needs its validation: use `/incident resolve` (or the card's Resolve button).")
+        raise BadInput("Resolving needs its validation: use `/incident resolve` (or the card's Resolve button).")
     now = services.clock.now()
     with services.db.unit_of_work() as session:
         incident = locked_incident(session, incident_id)
