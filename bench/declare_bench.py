@@ -238,6 +238,7 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
                 inc = channel_to_inc[c.args["channel"]]
             (per_inc[inc].append(c) if inc is not None else unattributed.append(c))
 
+        per_declare: list[dict[str, Any]] = []  # in send order, for finding where a tail comes from
         ack_ms, card_ms, done_ms, calls_per = [], [], [], []
         start_ms, create_to_card_ms, card_to_done_ms = [], [], []
         for s in sent:
@@ -263,6 +264,10 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
             if mine and row.announcement_ts:
                 done_ms.append((max(c.at for c in mine) - s.sent_at) * 1000)
             calls_per.append(len(mine))
+            per_declare.append({"i": s.index, "sent_at": s.sent_at - started, "ack_ms": s.ack_s * 1000,
+                                "queue_ms": start_ms[-1] if create is not None else None,
+                                "card_ms": (card.at - s.sent_at) * 1000 if card is not None else None,
+                                "done_ms": done_ms[-1] if mine and row.announcement_ts else None})
 
         mean_calls = len(web_calls) / max(1, args.declares)
         # Calls shared between declares (usergroups.users.list when the group cache misses) cannot be pinned to
@@ -310,6 +315,7 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
             "tcp_listen_overflows_during_run": (None if overflows_before is None or overflows_after is None
                                                 else overflows_after - overflows_before),
             "problems": problems,
+            "per_declare": per_declare,
         }
         results["targets"] = verdicts(results)
         print_report(results)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -33,6 +33,15 @@ PERMANENT_ERRORS = frozenset(
      "restricted_action", "missing_scope", "not_authed", "invalid_auth", "account_inactive"}
 )
 
+ENQUEUED = "sevbot_outbox_enqueued"
+OUTBOX = OutboxItem.__table__
+# Asked after every declare and every tick that fired: built once (see bot/timeline.py).
+_DUE = (select(OUTBOX.c.id)
+        .where(OUTBOX.c.done_at.is_(None), OUTBOX.c.due_at <= bindparam("now"))
+        .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < bindparam("now")))
+        .order_by(OUTBOX.c.id).limit(bindparam("limit")))
+_DUE_FOR_INCIDENT = _DUE.where(OUTBOX.c.incident_id == bindparam("incident_id"))
+
 Handler = Callable[[SlackGateway, dict[str, Any]], dict[str, Any] | None]
 
 
@@ -48,7 +57,13 @@ def enqueue(session: Session, clock: Clock, *, kind: str, payload: dict[str, Any
     now = clock.now()
     item = OutboxItem(incident_id=incident_id, kind=kind, payload=payload, dedupe_key=dedupe_key, created_at=now, due_at=now)
     session.add(item)
+    session.info[ENQUEUED] = True
     return item
+
+
+def enqueued_in(session: Session) -> bool:
+    """Whether this transaction queued a Slack effect (so the caller knows a delivery pass has work)."""
+    return bool(session.info.get(ENQUEUED))
 
 
 class Outbox:
@@ -82,19 +97,14 @@ class Outbox:
                 return done
 
     def has_due(self) -> bool:
-        now = self.clock.now()
-        with self.db.unit_of_work() as session:
-            return session.scalar(select(OutboxItem.id).where(OutboxItem.done_at.is_(None), OutboxItem.due_at <= now)
-                                  .where(or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now)).limit(1)) is not None
+        return bool(self._due(None, 1))
 
     def _due(self, incident_id: int | None, limit: int) -> list[int]:
-        now = self.clock.now()
-        with self.db.unit_of_work() as session:
-            query = select(OutboxItem.id).where(OutboxItem.done_at.is_(None), OutboxItem.due_at <= now)
-            query = query.where(or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now))
-            if incident_id is not None:
-                query = query.where(OutboxItem.incident_id == incident_id)
-            return list(session.scalars(query.order_by(OutboxItem.id).limit(limit)))
+        params = {"now": self.clock.now(), "limit": limit}
+        with self.db.transaction() as connection:
+            if incident_id is None:
+                return list(connection.scalars(_DUE, params))
+            return list(connection.scalars(_DUE_FOR_INCIDENT, params | {"incident_id": incident_id}))
 
     def _claim(self, item_id: int) -> tuple[str, dict[str, Any], int, int | None] | None:
         now = self.clock.now()

@@ -40,6 +40,11 @@ class Renderer:
         self.env.filters["md"] = markdown_escape
         self.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
 
+    def preload(self) -> None:
+        """Compile every template now, at start, so the first declares after a restart don't each pay for it."""
+        for name in self.env.list_templates(extensions=["j2"]):
+            self.env.get_template(name)
+
     def blocks(self, name: str, **context: Any) -> list[dict[str, Any]]:
         rendered = self.env.get_template(name).render(**context)
         blocks = json.loads(rendered)

@@ -34,7 +34,9 @@ class Services:
     runbooks: RunbookRegistry
     timing: Timing
     _delivering: threading.Lock = field(default_factory=threading.Lock)
-    _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="sevbot-work"))
+    # Each declare holds a worker while Slack answers its steps (~150 ms of waiting, ~1 ms of work), so the pool is
+    # sized for many declares in flight, not for CPU: too few workers and declares queue behind each other's waits.
+    _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="sevbot-work"))
 
     @classmethod
     def build(cls, db: Database, config: IncidentConfig, gateway: SlackGateway, clock: Clock, renderer: Renderer | None = None,
@@ -90,7 +92,8 @@ class Services:
         self.outbox.drain(incident_id)
 
     def warm_caches(self) -> None:
-        """Look up the responder user groups at start so no declare waits on (or repeats) that call."""
+        """Look up the responder user groups and compile the templates at start, so no declare waits on either."""
+        self.renderer.preload()
         groups = {r for severity in self.config.severities.values() for r in severity.responders if r.startswith("S")}
         for group in sorted(groups):
             try:

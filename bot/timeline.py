@@ -8,17 +8,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import TimelineEvent
 
 BOT_ACTOR = "sevbot"
 TIMELINE = TimelineEvent.__table__
+# Built once: a statement object memoises its cache key, so reusing it skips SQLAlchemy's per-call compile work.
+_INSERT = insert(TIMELINE)
+_BY_KEY = select(TIMELINE.c.id).where(TIMELINE.c.dedupe_key == bindparam("key"))
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     incident_id: int,
     *,
     kind: str,
@@ -30,17 +33,33 @@ def record(
 ) -> TimelineEvent | None:
     """Add one event; with a dedupe_key already recorded it returns None and adds nothing.
 
-    Keyed events use two Core statements on the table (a lookup, then the insert): unlike the ORM path or a dialect's
+    Keyed events use two prebuilt Core statements (a lookup, then the insert): unlike the ORM path or a dialect's
     ON CONFLICT insert, both are compiled once and cached. The unique key still guards against a concurrent twin.
+    On a Core connection (the hot paths) unkeyed events are a plain insert too, and nothing is returned.
     """
+    row = {"incident_id": incident_id, "at": at, "actor": actor, "kind": kind, "summary": summary, "data": data or {},
+           "dedupe_key": dedupe_key}
+    if isinstance(session, Session):
+        if dedupe_key is None:
+            event = TimelineEvent(**row)
+            session.add(event)
+            return event
+        session.flush()  # keep the order of events added earlier in this transaction
+        connection = session.connection()
+    else:
+        connection = session
     if dedupe_key is not None:
-        if session.execute(select(TIMELINE.c.id).where(TIMELINE.c.dedupe_key == dedupe_key)).first() is not None:
+        if connection.execute(_BY_KEY, {"key": dedupe_key}).first() is not None:
             return None
-        session.execute(insert(TIMELINE).values(
-            incident_id=incident_id, at=at, actor=actor, kind=kind, summary=summary, data=data or {}, dedupe_key=dedupe_key))
+        connection.execute(_INSERT, row)
         return None
-    event = TimelineEvent(
-        incident_id=incident_id, at=at, actor=actor, kind=kind, summary=summary, data=data or {}, dedupe_key=dedupe_key
-    )
-    session.add(event)
-    return event
+    connection.execute(_INSERT, row)
+    return None
+
+
+def record_new(connection: Connection | Session, rows: list[dict[str, Any]]) -> None:
+    """Several unkeyed events in one statement (rows: incident_id, at, actor, kind, summary, data)."""
+    if isinstance(connection, Session):
+        connection.flush()
+        connection = connection.connection()
+    connection.execute(_INSERT, [{"dedupe_key": None, **row} for row in rows])

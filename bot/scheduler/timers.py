@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import Timer
@@ -13,6 +13,8 @@ PAGE_STEP = "page_step"
 RUNBOOK_CHECK = "runbook_check"
 POSTMORTEM_REMINDER = "postmortem_reminder"
 ARCHIVE_CHANNEL = "archive_channel"
+
+_INSERT = insert(Timer.__table__)
 
 
 def arm(session: Session, *, kind: str, incident_id: int, due_at: datetime, ref_id: int = 0, reset_fired: bool = False) -> Timer:
@@ -29,6 +31,12 @@ def arm(session: Session, *, kind: str, incident_id: int, due_at: datetime, ref_
     if reset_fired:
         timer.fired = 0
     return timer
+
+
+def arm_new(connection: Connection, *, kind: str, incident_id: int, due_at: datetime, ref_id: int = 0) -> None:
+    """The first timer of its kind for an incident recorded in this same transaction: nothing to look up or move."""
+    connection.execute(_INSERT, {"kind": kind, "incident_id": incident_id, "ref_id": ref_id, "due_at": due_at, "fired": 0,
+                                 "fence": 0, "done_at": None})
 
 
 def cancel(session: Session, *, kind: str, incident_id: int, now: datetime, ref_id: int | None = None) -> int:

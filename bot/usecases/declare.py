@@ -4,7 +4,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,10 +15,17 @@ from bot.config import IncidentConfig
 from bot.db.engine import Database
 from bot.db.models import Incident, RoleAssignment
 from bot.domain.incident import human_id
-from bot.timeline import record
+from bot.outbox import enqueued_in
+from bot.timeline import record_new
 
 MAX_TITLE = 2000
 MAX_DESCRIPTION = 3000
+
+INCIDENTS = Incident.__table__
+# Prebuilt: declare is the hot path, and a reused statement skips SQLAlchemy's per-call compile work.
+_INSERT_INCIDENT = insert(INCIDENTS).returning(INCIDENTS.c.id)
+_INSERT_ROLE = insert(RoleAssignment.__table__)
+_BY_KEY = select(INCIDENTS.c.id).where(INCIDENTS.c.idempotency_key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -34,9 +43,22 @@ class DeclareRequest:
 
 
 @dataclass(frozen=True)
+class NewIncident:
+    """What the clocks need to know about an incident recorded a moment ago (in the same transaction)."""
+
+    id: int
+    severity: str
+    service: str | None
+    declared_by: str
+    declared_at: datetime
+
+
+@dataclass(frozen=True)
 class Declared:
     incident_id: int
     created: bool
+    # Whether the declare queued Slack effects of its own (e.g. page DMs) for a delivery pass.
+    enqueued: bool = False
 
     @property
     def human_id(self) -> str:
@@ -44,7 +66,7 @@ class Declared:
 
 
 def declare(db: Database, config: IncidentConfig, clock: Clock, request: DeclareRequest,
-            on_recorded: Callable[[Session, Incident], None] | None = None) -> Declared:
+            on_recorded: Callable[[Session, NewIncident], None] | None = None) -> Declared:
     """Record the incident; `on_recorded` runs in the same transaction (the clocks: reminders, paging)."""
     if request.severity not in config.severities:
         raise ValueError(f"unknown severity {request.severity!r}")
@@ -55,44 +77,33 @@ def declare(db: Database, config: IncidentConfig, clock: Clock, request: Declare
     now = clock.now()
     try:
         with db.unit_of_work() as session:
-            incident = Incident(
-                title=request.title[:MAX_TITLE],
-                severity=request.severity,
-                status=config.open_status,
-                service=request.service,
-                scope=request.scope,
-                description=(request.description or None) and request.description[:MAX_DESCRIPTION],
-                declared_by=request.declared_by,
-                declared_at=now,
-                origin_channel_id=request.origin_channel_id,
-                response_url=request.response_url,
-                idempotency_key=request.idempotency_key,
-            )
-            session.add(incident)
-            session.flush()
+            connection = session.connection()
+            incident_id = connection.execute(_INSERT_INCIDENT, {
+                "title": request.title[:MAX_TITLE],
+                "severity": request.severity,
+                "status": config.open_status,
+                "service": request.service,
+                "scope": request.scope,
+                "description": (request.description or None) and request.description[:MAX_DESCRIPTION],
+                "declared_by": request.declared_by,
+                "declared_at": now,
+                "origin_channel_id": request.origin_channel_id,
+                "response_url": request.response_url,
+                "idempotency_key": request.idempotency_key,
+            }).scalar_one()
+            connection.execute(_INSERT_ROLE, {"incident_id": incident_id, "role": "ic", "user_id": request.declared_by,
+                                              "assigned_by": request.declared_by, "assigned_at": now, "ended_at": None})
             label = config.severity(request.severity).label
-            record(
-                session,
-                incident.id,
-                kind="declared",
-                actor=request.declared_by,
-                at=now,
-                summary=f"Declared {human_id(incident.id)} as {label}",
-                data={"severity": request.severity, "service": request.service, "scope": request.scope},
-            )
-            session.add(RoleAssignment(incident_id=incident.id, role="ic", user_id=request.declared_by, assigned_by=request.declared_by, assigned_at=now))
-            record(
-                session,
-                incident.id,
-                kind="role_assigned",
-                actor=request.declared_by,
-                at=now,
-                summary="Incident Commander: the declarer, until handed over",
-                data={"role": "ic", "user": request.declared_by},
-            )
+            who = {"actor": request.declared_by, "at": now, "incident_id": incident_id}
+            record_new(connection, [
+                {**who, "kind": "declared", "summary": f"Declared {human_id(incident_id)} as {label}",
+                 "data": {"severity": request.severity, "service": request.service, "scope": request.scope}},
+                {**who, "kind": "role_assigned", "summary": "Incident Commander: the declarer, until handed over",
+                 "data": {"role": "ic", "user": request.declared_by}},
+            ])
             if on_recorded is not None:
-                on_recorded(session, incident)
-            incident_id = incident.id
+                on_recorded(session, NewIncident(incident_id, request.severity, request.service, request.declared_by, now))
+            enqueued = enqueued_in(session)
     except IntegrityError:
         # A concurrent submission of the same view won the race; answer with its incident.
         if request.idempotency_key is None:
@@ -101,9 +112,10 @@ def declare(db: Database, config: IncidentConfig, clock: Clock, request: Declare
         if existing is None:
             raise
         return Declared(existing, created=False)
-    return Declared(incident_id, created=True)
+    return Declared(incident_id, created=True, enqueued=enqueued)
 
 
 def _by_idempotency_key(db: Database, key: str) -> int | None:
-    with db.unit_of_work() as session:
-        return session.scalar(select(Incident.id).where(Incident.idempotency_key == key))
+    with db.transaction() as connection:
+        found: int | None = connection.execute(_BY_KEY, {"key": key}).scalar()
+        return found

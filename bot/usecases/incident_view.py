@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Incident, RoleAssignment
@@ -32,6 +33,25 @@ class IncidentView:
     @property
     def ic(self) -> str:
         return self.roles.get("ic", self.declared_by)
+
+
+ROLES = RoleAssignment.__table__
+_CURRENT_ROLES = select(ROLES.c.role, ROLES.c.user_id).where(ROLES.c.incident_id == bindparam("id"), ROLES.c.ended_at.is_(None))
+
+
+def roles_now(connection: Connection, incident_id: int) -> dict[str, str]:
+    """Who holds which role, on a Core connection (the hot paths); `current_roles` is the ORM twin."""
+    return {role: user for role, user in connection.execute(_CURRENT_ROLES, {"id": incident_id})}
+
+
+def view_from_row(row: Any, roles: dict[str, str]) -> IncidentView:
+    """An IncidentView from a Core row of the incidents table."""
+    return IncidentView(
+        id=row.id, title=row.title, severity=row.severity, status=row.status, service=row.service, scope=row.scope,
+        description=row.description, declared_by=row.declared_by, declared_at=row.declared_at, channel_id=row.channel_id,
+        channel_name=row.channel_name, card_ts=row.card_ts, card_version=row.card_version,
+        card_synced_version=row.card_synced_version, topic=row.topic, roles=roles,
+    )
 
 
 def current_roles(session: Session, incident_id: int) -> dict[str, str]:

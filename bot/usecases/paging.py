@@ -5,10 +5,10 @@ items, delivered after commit. A page that can't be delivered is said so in the 
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Incident, Page, RunbookRun, RunbookStepState
@@ -30,6 +30,14 @@ def active_page(session: Session, incident_id: int) -> Page | None:
                           .order_by(Page.id.desc()).with_for_update())
 
 
+def record_unpaged(session: Session | Connection, incident_id: int, *, reason: str, actor: str, at: datetime) -> str:
+    """Paging was called for but there is no ladder to walk: say so on the timeline (and to the channel)."""
+    record(session, incident_id, kind="page_requested", actor=actor, at=at,
+           summary=f"Paging requested ({escape_mrkdwn(reason)}); no escalation policy is configured, nobody was paged",
+           data={"reason": reason, "paged": False})
+    return ":pager: This calls for paging on-call, but no escalation policy is configured: page them by hand."
+
+
 def start_page(services: Services, session: Session, incident: Incident, *, reason: str, actor: str,
                context: dict[str, Any] | None = None, direct: list[str] | None = None, start_tier: int = 0) -> str:
     """Start a page (ladder from config, or `direct` people); returns the line to tell the channel."""
@@ -40,10 +48,7 @@ def start_page(services: Services, session: Session, incident: Incident, *, reas
     else:
         chosen = services.config.policy_for(incident.severity, incident.service)
         if chosen is None:
-            record(session, incident.id, kind="page_requested", actor=actor, at=now,
-                   summary=f"Paging requested ({escape_mrkdwn(reason)}); no escalation policy is configured, nobody was paged",
-                   data={"reason": reason, "paged": False})
-            return ":pager: This calls for paging on-call, but no escalation policy is configured: page them by hand."
+            return record_unpaged(session, incident.id, reason=reason, actor=actor, at=now)
         policy_name, configured = chosen
         policy = services.timing.snapshot_policy([t.model_dump() for t in configured.tiers], configured.repeat,
                                                  list(configured.escalation_contact))

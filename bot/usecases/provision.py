@@ -14,12 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
 from bot.clock import Clock
 from bot.config import IncidentConfig
 from bot.db.engine import Database
-from bot.db.lease import claim
 from bot.db.models import Incident
 from bot.domain import naming
 from bot.domain.incident import human_id
@@ -27,12 +26,23 @@ from bot.render import Renderer
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.timeline import BOT_ACTOR, record
 from bot.usecases.card import CardSync, render_card
-from bot.usecases.incident_view import IncidentView, view_of
+from bot.usecases.incident_view import IncidentView, roles_now, view_from_row
 from bot.views import messages
 
 log = logging.getLogger(__name__)
 
 INCIDENTS = Incident.__table__
+# Provisioning runs for every declare, so its statements are built once (see bot/timeline.py for why that matters).
+_CLAIM = (update(INCIDENTS)
+          .where(INCIDENTS.c.id == bindparam("_id"), INCIDENTS.c.provisioned_at.is_(None))
+          .where(or_(INCIDENTS.c.provision_lease_until.is_(None), INCIDENTS.c.provision_lease_until < bindparam("_now")))
+          .values(provision_lease_until=bindparam("_lease_until"), provision_attempts=INCIDENTS.c.provision_attempts + 1))
+_ROW = select(INCIDENTS).where(INCIDENTS.c.id == bindparam("_id"))
+_HELD_NAMES = select(INCIDENTS.c.channel_name).where(
+    INCIDENTS.c.id != bindparam("_id"), INCIDENTS.c.channel_name.like(bindparam("_pattern"), escape="/"))
+# The SET clause comes from the keys of the parameters passed with it; the token fences out a stale run.
+_FENCED = update(INCIDENTS).where(INCIDENTS.c.id == bindparam("_id"), INCIDENTS.c.provision_attempts == bindparam("_token"))
+_FENCED_VERSIONS = _FENCED.returning(INCIDENTS.c.card_version, INCIDENTS.c.card_synced_version)
 LEASE = timedelta(seconds=120)
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
 MAX_NAME_ATTEMPTS = 50
@@ -87,7 +97,7 @@ class Provisioner:
     """
 
     def __init__(self, db: Database, gateway: SlackGateway, config: IncidentConfig, renderer: Renderer, clock: Clock,
-                 card_sync: CardSync | None = None, *, parallelism: int = 16) -> None:
+                 card_sync: CardSync | None = None, *, parallelism: int = 64) -> None:
         self.card_sync = card_sync
         self.db = db
         self.gateway = gateway
@@ -141,9 +151,15 @@ class Provisioner:
             branches.append(lambda: self._step("topic", lambda s: self._set_topic(s, view), snap))
         if snap.announcement_ts is None and self.config.stakeholder_channel is not None:
             branches.append(lambda: self._step("announce", lambda s: self._announce(s, view), snap))
-        futures = [self._branches.submit(branch) for branch in branches]
+        # The first branch (the card, when it is due) runs on this thread: one hand-over less on the path people see.
+        futures = [self._branches.submit(branch) for branch in branches[1:]]
         problems: list[BaseException] = []
-        for future in futures:  # wait for every branch: each stores its own result, success or not
+        if branches:
+            try:
+                branches[0]()
+            except Exception as exc:  # kept, like the others': every branch stores its own result, success or not
+                problems.append(exc)
+        for future in futures:
             error = future.exception()
             if error is not None:
                 problems.append(error)
@@ -184,32 +200,34 @@ class Provisioner:
     # -- claim, fence, finish -------------------------------------------------------------------------------
 
     def _claim(self, incident_id: int) -> Snapshot | None:
-        """Take the lease, and in the same transaction read everything the steps need (one round trip, not five)."""
+        """Take the lease and, in the same transaction, read everything the steps need and choose the channel name."""
         now = self.clock.now()
-        with self.db.unit_of_work() as session:
-            if not claim(session, Incident, incident_id, lease_until=Incident.provision_lease_until,
-                         attempts=Incident.provision_attempts, unfinished=Incident.provisioned_at.is_(None), now=now, lease=LEASE):
+        with self.db.transaction() as connection:
+            if connection.execute(_CLAIM, {"_id": incident_id, "_now": now, "_lease_until": now + LEASE}).rowcount != 1:
                 return None
-            incident = session.get_one(Incident, incident_id)
-            session.refresh(incident)
-            view = view_of(session, incident)
+            row = connection.execute(_ROW, {"_id": incident_id}).one()
+            view = view_from_row(row, roles_now(connection, incident_id))
             held: frozenset[str] = frozenset()
-            if incident.channel_id is None:
-                base = self._base_name(incident.severity, incident.declared_at, incident.title, incident.id)
-                held = frozenset(n for n in session.scalars(
-                    select(Incident.channel_name).where(Incident.id != incident.id, Incident.channel_name.startswith(base, autoescape=True))
-                ) if n)
+            channel_name = row.channel_name
+            if row.channel_id is None:
+                base = self._base_name(row.severity, row.declared_at, row.title, row.id)
+                pattern = base.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+                held = frozenset(n for n in connection.scalars(_HELD_NAMES, {"_id": row.id, "_pattern": pattern}) if n)
+                # Claim the first free name now, so a same-titled declare running beside us picks another.
+                channel_name = next((n for n in (naming.with_suffix(base, a) for a in range(1, MAX_NAME_ATTEMPTS + 1)) if n not in held), None)
+                if channel_name is not None:
+                    connection.execute(_FENCED, {"_id": row.id, "_token": row.provision_attempts, "channel_name": channel_name})
             return Snapshot(
-                id=incident.id,
-                token=incident.provision_attempts,
-                response_url=incident.response_url,
-                channel_name=incident.channel_name,
-                channel_id=incident.channel_id,
-                members_invited_at=incident.members_invited_at,
-                topic_set_at=incident.topic_set_at,
-                card_ts=incident.card_ts,
-                card_pinned_at=incident.card_pinned_at,
-                announcement_ts=incident.announcement_ts,
+                id=row.id,
+                token=row.provision_attempts,
+                response_url=row.response_url,
+                channel_name=channel_name,
+                channel_id=row.channel_id,
+                members_invited_at=row.members_invited_at,
+                topic_set_at=row.topic_set_at,
+                card_ts=row.card_ts,
+                card_pinned_at=row.card_pinned_at,
+                announcement_ts=row.announcement_ts,
                 view=view,
                 held_names=held,
             )
@@ -223,18 +241,17 @@ class Provisioner:
                *, release: bool = False) -> None:
         """Write what Slack returned (and its timeline event) if this run still holds the lease; renew it."""
         now = self.clock.now()
-        with self.db.unit_of_work() as session:
-            # Core statements on the table: the ORM's bulk-update machinery costs more CPU than the write itself.
-            updated = session.execute(
-                update(INCIDENTS)
-                .where(INCIDENTS.c.id == snap.id, INCIDENTS.c.provision_attempts == snap.token)
-                .values(**values, provision_lease_until=None if release else now + LEASE)
-            ).rowcount
-            if updated != 1:
+        with self.db.transaction() as connection:
+            params = {**values, "_id": snap.id, "_token": snap.token, "provision_lease_until": None if release else now + LEASE}
+            if connection.execute(_FENCED, params).rowcount != 1:
                 raise LostLease()
             if event is not None:
-                kind, summary, data = event
-                record(session, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
+                self._record_step(connection, snap, now, event)
+
+    @staticmethod
+    def _record_step(connection: Connection, snap: Snapshot, now: datetime, event: tuple[str, str, dict[str, Any]]) -> None:
+        kind, summary, data = event
+        record(connection, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
 
     def _store_deferred(self, snap: Snapshot, **finish: Any) -> Any:
         """One fenced transaction for the idempotent steps' results (and, on success, the finish)."""
@@ -245,17 +262,13 @@ class Provisioner:
         if not values:
             return None
         now = self.clock.now()
-        with self.db.unit_of_work() as session:
-            row = session.execute(
-                update(INCIDENTS)
-                .where(INCIDENTS.c.id == snap.id, INCIDENTS.c.provision_attempts == snap.token)
-                .values(**values, provision_lease_until=None if finish else now + LEASE)
-                .returning(INCIDENTS.c.card_version, INCIDENTS.c.card_synced_version)
-            ).one_or_none()
+        with self.db.transaction() as connection:
+            params = {**values, "_id": snap.id, "_token": snap.token, "provision_lease_until": None if finish else now + LEASE}
+            row = connection.execute(_FENCED_VERSIONS, params).one_or_none()
             if row is None:
                 raise LostLease()
-            for _values, (kind, summary, data) in snap.deferred:
-                record(session, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
+            for _values, event in snap.deferred:
+                self._record_step(connection, snap, now, event)
         snap.deferred.clear()
         return row
 
@@ -316,7 +329,8 @@ class Provisioner:
             name = naming.with_suffix(base, attempt)
             if name in held:
                 continue
-            self._store(snap, {"channel_name": name})
+            if name != snap.channel_name:  # the claim stored the first free name; a later one is stored before asking
+                self._store(snap, {"channel_name": name})
             try:
                 channel_id = self.gateway.create_channel(name)
             except SlackError as exc:

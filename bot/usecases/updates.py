@@ -13,6 +13,7 @@ from bot.scheduler import timers
 from bot.services import Services
 from bot.timeline import record
 from bot.usecases.common import locked_incident
+from bot.usecases.declare import NewIncident
 from bot.usecases.errors import BadInput
 from bot.usecases.incident_view import current_roles
 from bot.views.messages import prompt_blocks, severity_label
@@ -21,9 +22,9 @@ from bot.views.update_modal import UpdateForm
 DM_IC_AFTER = 2  # reminders in a row with no update: the IC hears about it directly too
 
 
-def arm_first_reminder(services: Services, session: Session, incident: Incident) -> None:
-    timers.arm(session, kind=timers.UPDATE_REMINDER, incident_id=incident.id,
-               due_at=incident.declared_at + services.timing.update_interval(incident.severity), reset_fired=True)
+def arm_first_reminder(services: Services, session: Session, incident: NewIncident) -> None:
+    timers.arm_new(session.connection(), kind=timers.UPDATE_REMINDER, incident_id=incident.id,
+                   due_at=incident.declared_at + services.timing.update_interval(incident.severity))
 
 
 def reminder_due(services: Services, session: Session, timer: Timer) -> None:
