@@ -41,6 +41,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.memory import limit_malloc_arenas, settle_after_startup
     from bot.runtime import Runtime, StartupError
 
     settings, config = _load()
@@ -48,10 +49,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Hand the GIL over more often (default 5 ms): a request thread waiting to ack should not queue behind
     # background provisioning for whole 5 ms slices. Throughput cost is small; ack latency drops.
     sys.setswitchinterval(0.001)
+    limit_malloc_arenas()
     try:
         runtime = Runtime.create(settings, config)
     except StartupError as exc:
         raise CliError(str(exc)) from None
+    settle_after_startup()
     # SIGTERM (systemd, Kubernetes) stops like Ctrl-C: finish the tick and the Slack calls in hand, then exit.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if settings.slack_app_token is not None:

@@ -20,6 +20,10 @@ from bot.usecases.card import CardSync
 from bot.usecases.provision import Provisioner
 
 
+# Connections opened at start: enough for a burst of declares with their provisioning steps in flight.
+WARM_CONNECTIONS = 10
+
+
 @dataclass
 class Services:
     db: Database
@@ -94,6 +98,7 @@ class Services:
     def warm_caches(self) -> None:
         """Look up the responder user groups and compile the templates at start, so no declare waits on either."""
         self.renderer.preload()
+        self.db.open_connections(WARM_CONNECTIONS)
         groups = {r for severity in self.config.severities.values() for r in severity.responders if r.startswith("S")}
         for group in sorted(groups):
             try:

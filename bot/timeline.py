@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Insert, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.db.models import TimelineEvent
@@ -17,7 +18,12 @@ BOT_ACTOR = "sevbot"
 TIMELINE = TimelineEvent.__table__
 # Built once: a statement object memoises its cache key, so reusing it skips SQLAlchemy's per-call compile work.
 _INSERT = insert(TIMELINE)
-_BY_KEY = select(TIMELINE.c.id).where(TIMELINE.c.dedupe_key == bindparam("key"))
+# A keyed event already recorded is skipped by the database itself, in the same statement (both backends speak
+# ON CONFLICT DO NOTHING); a concurrent twin is skipped the same way instead of failing the transaction.
+_INSERT_KEYED: dict[str, Insert] = {
+    "sqlite": sqlite.insert(TIMELINE).on_conflict_do_nothing(index_elements=[TIMELINE.c.dedupe_key]),
+    "postgresql": postgresql.insert(TIMELINE).on_conflict_do_nothing(index_elements=[TIMELINE.c.dedupe_key]),
+}
 
 
 def record(
@@ -33,9 +39,8 @@ def record(
 ) -> TimelineEvent | None:
     """Add one event; with a dedupe_key already recorded it returns None and adds nothing.
 
-    Keyed events use two prebuilt Core statements (a lookup, then the insert): unlike the ORM path or a dialect's
-    ON CONFLICT insert, both are compiled once and cached. The unique key still guards against a concurrent twin.
-    On a Core connection (the hot paths) unkeyed events are a plain insert too, and nothing is returned.
+    Keyed events are one prebuilt INSERT … ON CONFLICT DO NOTHING. On a Core connection (the hot paths) unkeyed
+    events are a plain prebuilt insert too, and nothing is returned.
     """
     row = {"incident_id": incident_id, "at": at, "actor": actor, "kind": kind, "summary": summary, "data": data or {},
            "dedupe_key": dedupe_key}
@@ -48,12 +53,7 @@ def record(
         connection = session.connection()
     else:
         connection = session
-    if dedupe_key is not None:
-        if connection.execute(_BY_KEY, {"key": dedupe_key}).first() is not None:
-            return None
-        connection.execute(_INSERT, row)
-        return None
-    connection.execute(_INSERT, row)
+    connection.execute(_INSERT if dedupe_key is None else _INSERT_KEYED[connection.dialect.name], row)
     return None
 
 

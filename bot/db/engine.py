@@ -81,5 +81,12 @@ class Database:
         finally:
             session.close()
 
+    def open_connections(self, count: int) -> None:
+        """Open pooled connections at start (SQLite sets its pragmas, PostgreSQL forks a backend), not on a user's
+        first requests."""
+        opened = [self.engine.connect() for _ in range(count)]
+        for connection in opened:
+            connection.close()
+
     def dispose(self) -> None:
         self.engine.dispose()

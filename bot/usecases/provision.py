@@ -36,8 +36,8 @@ INCIDENTS = Incident.__table__
 _CLAIM = (update(INCIDENTS)
           .where(INCIDENTS.c.id == bindparam("_id"), INCIDENTS.c.provisioned_at.is_(None))
           .where(or_(INCIDENTS.c.provision_lease_until.is_(None), INCIDENTS.c.provision_lease_until < bindparam("_now")))
-          .values(provision_lease_until=bindparam("_lease_until"), provision_attempts=INCIDENTS.c.provision_attempts + 1))
-_ROW = select(INCIDENTS).where(INCIDENTS.c.id == bindparam("_id"))
+          .values(provision_lease_until=bindparam("_lease_until"), provision_attempts=INCIDENTS.c.provision_attempts + 1)
+          .returning(*INCIDENTS.c))  # the claim reads the row it took in the same statement
 _HELD_NAMES = select(INCIDENTS.c.channel_name).where(
     INCIDENTS.c.id != bindparam("_id"), INCIDENTS.c.channel_name.like(bindparam("_pattern"), escape="/"))
 # The SET clause comes from the keys of the parameters passed with it; the token fences out a stale run.
@@ -203,9 +203,9 @@ class Provisioner:
         """Take the lease and, in the same transaction, read everything the steps need and choose the channel name."""
         now = self.clock.now()
         with self.db.transaction() as connection:
-            if connection.execute(_CLAIM, {"_id": incident_id, "_now": now, "_lease_until": now + LEASE}).rowcount != 1:
+            row = connection.execute(_CLAIM, {"_id": incident_id, "_now": now, "_lease_until": now + LEASE}).one_or_none()
+            if row is None:
                 return None
-            row = connection.execute(_ROW, {"_id": incident_id}).one()
             view = view_from_row(row, roles_now(connection, incident_id))
             held: frozenset[str] = frozenset()
             channel_name = row.channel_name
