@@ -147,28 +147,24 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
                                     "-r", "200", "--gil", "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(1.0)  # py-spy attaches
 
-        # Waiting for done polls through a small pool (one connection per sender), not a new connection per poll:
-        # a fresh connection every 10 ms per sender cost the bench ~0.3 cores (and PostgreSQL a backend each).
-        poller = None if args.burst else create_engine(database_url, pool_size=args.concurrency, max_overflow=0)
         gave_up = threading.Event()  # one declare never provisioned: stop waiting on the rest (reported below)
 
         def send(i: int) -> Sent:
             title = f"Bench outage number {i:03d} in checkout" if i >= 0 else f"Bench warm-up {-i:03d} in checkout"
+            with sim._lock:  # noqa: SLF001 - where to start looking for this declare's calls
+                first_call = len(sim.calls)
             t0 = time.time()
             resp = driver.slash_command(DECLARER, f"declare sev1 {title}")
             m = ACK_RE.search(resp.text)
-            if poller is not None and m and not gave_up.is_set():
-                # "10 at a time" read as 10 declares in flight: the next one goes when this one is fully done.
-                query = select(Incident.provisioned_at).where(Incident.id == int(m.group(1)))
-                deadline = time.monotonic() + args.timeout
-                while not gave_up.is_set():
-                    with poller.connect() as conn:
-                        if conn.scalar(query) is not None:
-                            break
-                    if time.monotonic() > deadline:
-                        gave_up.set()
-                        break
-                    time.sleep(0.01)
+            if not args.burst and m and not gave_up.is_set():
+                # "10 at a time" read as 10 declares in flight: the next one goes when this one is fully done, which
+                # the bot tells the declarer through the command's response_url ("INC-n is open in #…") once every
+                # step is stored. The simulator wakes us when that post arrives: no polling to load the box.
+                token = resp.payload["response_url"].rsplit("/", 1)[-1]
+                told = sim.wait_for_call(lambda c: c.method == "response_url" and c.args.get("token") == token
+                                         and "is open in" in str(c.args.get("text", "")), args.timeout, start=first_call)
+                if told is None:
+                    gave_up.set()
             if args.pause:
                 time.sleep(args.pause)
             return Sent(i, title, t0, resp.status, resp.elapsed, int(m.group(1)) if m else None, resp.text)
@@ -198,8 +194,6 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
         with ThreadPoolExecutor(max_workers=args.concurrency, thread_name_prefix="bench-sender") as pool:
             sent = list(pool.map(send, range(args.declares)))
         sent_done = time.time()
-        if poller is not None:
-            poller.dispose()
 
         bad = [s for s in sent if s.status != 200 or s.incident_id is None]
         for s in bad[:5]:

@@ -8,22 +8,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, Connection, bindparam, insert, text
 from sqlalchemy.orm import Session
 
 from bot.db.models import TimelineEvent
+from bot.db.types import UTCDateTime
 
 BOT_ACTOR = "sevbot"
 TIMELINE = TimelineEvent.__table__
 # Built once: a statement object memoises its cache key, so reusing it skips SQLAlchemy's per-call compile work.
 _INSERT = insert(TIMELINE)
-# A keyed event already recorded is skipped by the database itself, in the same statement (both backends speak
-# ON CONFLICT DO NOTHING); a concurrent twin is skipped the same way instead of failing the transaction.
-_INSERT_KEYED: dict[str, Insert] = {
-    "sqlite": sqlite.insert(TIMELINE).on_conflict_do_nothing(index_elements=[TIMELINE.c.dedupe_key]),
-    "postgresql": postgresql.insert(TIMELINE).on_conflict_do_nothing(index_elements=[TIMELINE.c.dedupe_key]),
-}
+# A keyed event already recorded is skipped by the database itself, in the same statement, and so is a concurrent
+# twin. SQLite and PostgreSQL spell ON CONFLICT alike; it is written out because SQLAlchemy's dialect-specific
+# on_conflict constructs can't be cached and would be compiled again on every call.
+_INSERT_KEYED = text(
+    "INSERT INTO timeline_events (incident_id, at, actor, kind, summary, data, dedupe_key) "
+    "VALUES (:incident_id, :at, :actor, :kind, :summary, :data, :dedupe_key) ON CONFLICT (dedupe_key) DO NOTHING"
+).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("data", type_=JSON()))
 
 
 def record(
@@ -53,7 +54,7 @@ def record(
         connection = session.connection()
     else:
         connection = session
-    connection.execute(_INSERT if dedupe_key is None else _INSERT_KEYED[connection.dialect.name], row)
+    connection.execute(_INSERT if dedupe_key is None else _INSERT_KEYED, row)
     return None
 
 

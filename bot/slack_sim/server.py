@@ -68,6 +68,7 @@ class SlackSimulator:
         self.violations: list[str] = []
         self._faults: dict[str, list[Fault]] = {}
         self._lock = threading.Lock()
+        self._recorded = threading.Condition(self._lock)  # notified on every recorded call (see wait_for_call)
         self._host, self._port = host, port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -113,6 +114,22 @@ class SlackSimulator:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
+    def wait_for_call(self, predicate: Callable[[RecordedCall], bool], timeout: float, *, start: int = 0) -> RecordedCall | None:
+        """The first recorded call from index `start` on that matches, waiting up to `timeout` seconds for it: lets
+        a test or a benchmark react to the bot's calls as they happen, without polling."""
+        deadline = time.monotonic() + timeout
+        with self._recorded:
+            index = start
+            while True:
+                for call in self.calls[index:]:
+                    if predicate(call):
+                        return call
+                index = len(self.calls)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._recorded.wait(remaining)
+
     def reset_calls(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -144,8 +161,9 @@ class SlackSimulator:
 
     def _record(self, method: str, args: dict[str, Any], reply: _Reply) -> None:
         body = reply.body if isinstance(reply.body, dict) else {"raw": reply.body}
-        with self._lock:
+        with self._recorded:
             self.calls.append(RecordedCall(method, args, body, reply.status, time.time()))
+            self._recorded.notify_all()
 
     def _violate(self, messages: list[str]) -> None:
         with self._lock:
