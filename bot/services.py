@@ -90,10 +90,14 @@ class Services:
         self._background.shutdown(wait=True)
         self.provisioner.shutdown()
 
-    def provision(self, incident_id: int) -> None:
-        """Drive Slack for a new incident, then deliver whatever waited for its channel (e.g. the page line)."""
+    def provision(self, incident_id: int, has_outbox: bool = True) -> None:
+        """Drive Slack for a new incident, then deliver whatever waited for its channel (e.g. the page line).
+
+        `has_outbox=False` (the declare queued nothing) skips the look: the tick's delivery pass and the sweep
+        still catch anything queued meanwhile."""
         self.provisioner.run(incident_id)
-        self.outbox.drain(incident_id)
+        if has_outbox:
+            self.outbox.drain(incident_id)
 
     def warm_caches(self) -> None:
         """Look up the responder user groups and compile the templates at start, so no declare waits on either."""

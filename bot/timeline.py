@@ -58,6 +58,12 @@ def record(
     return None
 
 
+def record_keyed(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Several keyed events in one statement (rows as for record_new, each with its dedupe_key); one round trip."""
+    if rows:
+        connection.execute(_INSERT_KEYED, rows)
+
+
 def record_new(connection: Connection | Session, rows: list[dict[str, Any]]) -> None:
     """Several unkeyed events in one statement (rows: incident_id, at, actor, kind, summary, data)."""
     if isinstance(connection, Session):

@@ -57,7 +57,7 @@ def run(invocation: Invocation) -> None:
     )
     # Recorded first: the ack names the incident, and Slack work happens after Slack has its answer.
     invocation.reply(declaring_ack(declared.incident_id))
-    services.run_later(services.provision, declared.incident_id)
+    services.run_later(services.provision, declared.incident_id, declared.enqueued)
     if declared.enqueued:
         services.run_later(services.outbox.drain, declared.incident_id)  # pages go out without waiting for the channel
 
@@ -131,6 +131,6 @@ def on_modal_submit(services: Services, body: dict[str, Any], ack: Callable[...,
     )
     ack()
     if declared.created:
-        services.run_later(services.provision, declared.incident_id)
+        services.run_later(services.provision, declared.incident_id, declared.enqueued)
         if declared.enqueued:
             services.run_later(services.outbox.drain, declared.incident_id)

@@ -24,7 +24,7 @@ from bot.domain import naming
 from bot.domain.incident import human_id
 from bot.render import Renderer
 from bot.slack.gateway import SlackError, SlackGateway
-from bot.timeline import BOT_ACTOR, record
+from bot.timeline import BOT_ACTOR, record, record_keyed
 from bot.usecases.card import CardSync, render_card
 from bot.usecases.incident_view import IncidentView, roles_now, view_from_row
 from bot.views import messages
@@ -246,12 +246,14 @@ class Provisioner:
             if connection.execute(_FENCED, params).rowcount != 1:
                 raise LostLease()
             if event is not None:
-                self._record_step(connection, snap, now, event)
+                self._record_steps(connection, snap, now, [event])
 
     @staticmethod
-    def _record_step(connection: Connection, snap: Snapshot, now: datetime, event: tuple[str, str, dict[str, Any]]) -> None:
-        kind, summary, data = event
-        record(connection, snap.id, kind=kind, actor=BOT_ACTOR, at=now, summary=summary, data=data, dedupe_key=f"{snap.id}:provision:{kind}")
+    def _record_steps(connection: Connection, snap: Snapshot, now: datetime, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+        # Keyed per step: a step recorded by an earlier, interrupted run is not recorded twice.
+        record_keyed(connection, [
+            {"incident_id": snap.id, "at": now, "actor": BOT_ACTOR, "kind": kind, "summary": summary, "data": data,
+             "dedupe_key": f"{snap.id}:provision:{kind}"} for kind, summary, data in events])
 
     def _store_deferred(self, snap: Snapshot, **finish: Any) -> Any:
         """One fenced transaction for the idempotent steps' results (and, on success, the finish)."""
@@ -267,8 +269,7 @@ class Provisioner:
             row = connection.execute(_FENCED_VERSIONS, params).one_or_none()
             if row is None:
                 raise LostLease()
-            for _values, event in snap.deferred:
-                self._record_step(connection, snap, now, event)
+            self._record_steps(connection, snap, now, [event for _values, event in snap.deferred])
         snap.deferred.clear()
         return row
 
