@@ -52,8 +52,8 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 
 from bot.db.models import Incident  # noqa: E402
 from bot.slack_sim import SlackDriver, SlackSimulator, Workspace  # noqa: E402
-from serve_harness import (BOT_TOKEN, BotProcess, argument_parser, print_problems, proc_cpu,  # noqa: E402
-                           proc_status, scratch_database, summary)
+from serve_harness import (BOT_TOKEN, BotProcess, argument_parser, cpu_since, postgres_cpu, print_problems,  # noqa: E402
+                           proc_cpu, proc_status, scratch_database, summary)
 
 STAKEHOLDER_CHANNEL = "C0STAKE"
 DECLARER = "U0IC"
@@ -187,6 +187,7 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
             first_measured_call = len(sim.calls)
         mem_before = proc_status(bot.pid)
         bot_cpu_before = proc_cpu(bot.pid)
+        db_cpu_before = postgres_cpu() if backend == "postgresql" else {}
         overflows_before = listen_overflows()
         bench_cpu_before = time.process_time()
 
@@ -217,6 +218,7 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
             return finish_broken(problems)
         mem_after = proc_status(bot.pid)
         bot_cpu = proc_cpu(bot.pid) - bot_cpu_before
+        db_cpu = cpu_since(db_cpu_before, postgres_cpu()) if backend == "postgresql" else None
         bench_cpu = time.process_time() - bench_cpu_before
         overflows_after = listen_overflows()
         if spy is not None:
@@ -319,7 +321,7 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
                            "note": "the sevbot serve process only (/proc/<pid>/status)"},
             "cpu": {"bot_s": bot_cpu, "bot_ms_per_declare": bot_cpu / max(1, args.declares) * 1000,
                     "bot_cores_avg": bot_cpu / wall if wall > 0 else float("nan"),
-                    "bench_process_s": bench_cpu,
+                    "bench_process_s": bench_cpu, "postgres_server_s": db_cpu,
                     "note": "bot = utime+stime of sevbot serve; bench process = Slack simulator + load generator"},
             "serve_log": bot.log_counts(),
             "tcp_listen_overflows_during_run": (None if overflows_before is None or overflows_after is None
@@ -419,7 +421,8 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"    VmHWM {m['hwm_after']:.1f} MiB; after start-up RSS {m['rss_before']:.1f} MiB (HWM {m['hwm_before']:.1f}); "
           f"{m['threads_after']} threads; {m['note']}")
     print(f"\n  bot CPU: {c['bot_s']:.2f}s = {c['bot_ms_per_declare']:.1f} ms/declare ({c['bot_cores_avg']:.2f} cores avg); "
-          f"simulator + load generator: {c['bench_process_s']:.2f}s")
+          f"simulator + load generator: {c['bench_process_s']:.2f}s"
+          + (f"; PostgreSQL server (same box): {c['postgres_server_s']:.2f}s" if c.get("postgres_server_s") is not None else ""))
     log = r["serve_log"]
     if log.get("error_lines") or log.get("tracebacks"):
         print(f"  serve log: {log['error_lines']} ERROR lines, {log['tracebacks']} tracebacks")

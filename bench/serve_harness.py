@@ -99,6 +99,25 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime (14), stime (15)
 
 
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of each local PostgreSQL server process: on this box the database shares the bot's cores, so a
+    PostgreSQL run reports what the server spent too."""
+    out: dict[int, float] = {}
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "postgres":
+                pid = int(comm.parent.name)
+                out[pid] = proc_cpu(pid)
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return out
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two postgres_cpu() readings (processes started meanwhile count from zero)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 class BotProcess:
     """`sevbot serve` as a child process, configured through its environment only, as it runs in production.
 

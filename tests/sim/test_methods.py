@@ -130,3 +130,22 @@ def test_calls_are_recorded(sim: SlackSimulator, client: WebClient) -> None:
     assert len(calls) == 1 and calls[0].args == {"channel": "C0STAKE", "text": "a"} and calls[0].ok
     sim.reset_calls()
     assert sim.calls == []
+
+
+def test_wait_for_call_wakes_on_the_matching_call(sim: SlackSimulator, client: WebClient) -> None:
+    import threading
+    import time
+
+    start = len(sim.calls)
+    found: list[object] = []
+    waiter = threading.Thread(target=lambda: found.append(sim.wait_for_call(
+        lambda c: c.method == "chat.postMessage" and c.args.get("text") == "second", 5.0, start=start)))
+    waiter.start()
+    client.chat_postMessage(channel="U0IC", text="first")
+    time.sleep(0.05)
+    assert waiter.is_alive(), "woke for a call that does not match"
+    client.chat_postMessage(channel="U0IC", text="second")
+    waiter.join(timeout=5)
+    assert not waiter.is_alive() and found and getattr(found[0], "args")["text"] == "second"
+    # Nothing matches: the wait ends at its timeout with None.
+    assert sim.wait_for_call(lambda c: c.method == "views.open", 0.1, start=start) is None
