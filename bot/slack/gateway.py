@@ -26,6 +26,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
+from bot.slack.keepalive import KeepAliveWebClient
+
 log = logging.getLogger(__name__)
 
 USERGROUP_CACHE_SECONDS = 300.0
@@ -60,7 +62,8 @@ class ChannelInfo:
 
 
 def build_client(token: str, base_url: str, *, timeout: int = 10, retries: int = 3, backoff: float = 0.25) -> WebClient:
-    """A WebClient that retries what Slack asks us to retry (slack_sdk enables only connection retries by default)."""
+    """A WebClient that retries what Slack asks us to retry (slack_sdk enables only connection retries by default)
+    and keeps its connections to Slack open between calls (see bot/slack/keepalive.py)."""
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
     handlers = [
         ConnectionErrorRetryHandler(
@@ -71,7 +74,7 @@ def build_client(token: str, base_url: str, *, timeout: int = 10, retries: int =
         RateLimitErrorRetryHandler(max_retry_count=retries),
         ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=interval),
     ]
-    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
+    return KeepAliveWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
 
 class SlackGateway:

@@ -66,6 +66,7 @@ class SlackSimulator:
         self.latency: float = 0.0
         self.calls: list[RecordedCall] = []
         self.violations: list[str] = []
+        self.connections_opened = 0  # TCP connections accepted: shows whether a client keeps its connection alive
         self._faults: dict[str, list[Fault]] = {}
         self._lock = threading.Lock()
         self._recorded = threading.Condition(self._lock)  # notified on every recorded call (see wait_for_call)
@@ -328,9 +329,21 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     simulator: SlackSimulator
     server_version = "slack-sim/1"
+    # Keep-alive, as Slack's API servers do: a client may send many calls over one connection. An idle connection
+    # is closed after a minute, as Slack does too, so its thread ends.
+    protocol_version = "HTTP/1.1"
+    timeout = 60
+    # The status line and headers go out in one write and the body in another: without TCP_NODELAY, Nagle holds the
+    # body back until the client's delayed ACK (~40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.simulator._lock:  # noqa: SLF001 - the simulator's own counter
+            self.simulator.connections_opened += 1
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch()
