@@ -24,9 +24,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-from slack_sdk.webhook import WebhookClient
 
-from bot.slack.keepalive import KeepAliveWebClient
+from bot.slack.keepalive import KeepAliveWebClient, KeepAliveWebhookClient
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +186,7 @@ class SlackGateway:
     def respond(self, response_url: str, text: str) -> bool:
         """Answer the user privately through a slash command's response_url (no Web API call, no membership needed)."""
         try:
-            result = WebhookClient(response_url, timeout=10).send(text=text, response_type="ephemeral", replace_original=False)
+            result = KeepAliveWebhookClient(response_url, timeout=10).send(text=text, response_type="ephemeral", replace_original=False)
             return result.status_code == 200
         except (URLError, TimeoutError, ConnectionError) as exc:
             log.warning("response_url post failed: %s", type(exc).__name__)

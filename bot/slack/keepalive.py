@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 # Close a connection that sat idle longer than this rather than reuse it: servers drop idle keep-alive connections
 # (Slack after a minute or so), and a request written into a connection the server is closing fails for nothing.
@@ -41,63 +42,94 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 _Connection = http.client.HTTPConnection | http.client.HTTPSConnection
 
 
-class KeepAliveWebClient(WebClient):
-    def __init__(self, *args: Any, idle_seconds: float = IDLE_SECONDS, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+class KeepAliveConnections:
+    """Per-thread HTTP(S) connections, one per host, reused while fresh; `send` answers (or raises) as urlopen does."""
+
+    def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
         self.idle_seconds = idle_seconds
         self._local = threading.local()
 
-    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+    def send(self, url: str, req: Request, *, timeout: float | None, ssl: Any) -> tuple[http.client.HTTPResponse, bytes]:
         parts = urlsplit(url)
-        if self.proxy is not None or parts.scheme not in ("http", "https"):
-            return super()._perform_urllib_http_request_internal(url, req)  # proxies and odd URLs: slack_sdk's own way
-        connection = self._connection(parts.scheme, parts.netloc)
+        key = (parts.scheme, parts.netloc)
+        connection = self._connection(key, timeout, ssl)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
             connection.request(req.get_method(), target, body=req.data, headers=dict(req.header_items()))
             response = connection.getresponse()
             raw = response.read()
         except TimeoutError:
-            self._discard(parts.scheme, parts.netloc)
+            self._discard(key)
             raise
         except OSError as exc:  # refused, reset, closed under us: urlopen reports these as URLError
-            self._discard(parts.scheme, parts.netloc)
+            self._discard(key)
             raise URLError(exc) from exc
         except http.client.HTTPException as exc:  # a malformed or missing status line
-            self._discard(parts.scheme, parts.netloc)
+            self._discard(key)
             raise URLError(exc) from exc
         if response.will_close:
-            self._discard(parts.scheme, parts.netloc)
+            self._discard(key)
         else:
-            self._local.last_used[(parts.scheme, parts.netloc)] = time.monotonic()
+            self._local.last_used[key] = time.monotonic()
         if response.status >= 400:
             # What urlopen raises for an error status; slack_sdk reads the code, headers and body from it.
             raise HTTPError(url, response.status, response.reason, response.headers, io.BytesIO(raw))
+        return response, raw
+
+    def _connection(self, key: tuple[str, str], timeout: float | None, ssl: Any) -> _Connection:
+        connections: dict[tuple[str, str], _Connection] | None = getattr(self._local, "connections", None)
+        if connections is None:
+            connections = self._local.connections = {}
+            self._local.last_used = {}
+        existing = connections.get(key)
+        if existing is not None and time.monotonic() - self._local.last_used.get(key, 0.0) <= self.idle_seconds:
+            return existing
+        if existing is not None:
+            self._discard(key)
+        scheme, netloc = key
+        created: _Connection
+        if scheme == "https":
+            created = _HTTPSConnection(netloc, timeout=timeout, context=ssl)
+        else:
+            created = _HTTPConnection(netloc, timeout=timeout)
+        connections[key] = created
+        return created
+
+    def _discard(self, key: tuple[str, str]) -> None:
+        connection = self._local.connections.pop(key, None)
+        if connection is not None:
+            connection.close()
+
+
+def _plain_http(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+class KeepAliveWebClient(WebClient):
+    def __init__(self, *args: Any, idle_seconds: float = IDLE_SECONDS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections = KeepAliveConnections(idle_seconds)
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if self.proxy is not None or not _plain_http(url):
+            return super()._perform_urllib_http_request_internal(url, req)  # proxies and odd URLs: slack_sdk's own way
+        response, raw = self.connections.send(url, req, timeout=self.timeout, ssl=self.ssl)
         if response.headers.get_content_type() == "application/gzip":
             return {"status": response.status, "headers": response.headers, "body": raw}
         charset = response.headers.get_content_charset() or "utf-8"
         return {"status": response.status, "headers": response.headers, "body": raw.decode(charset)}
 
-    def _connection(self, scheme: str, netloc: str) -> _Connection:
-        connections: dict[tuple[str, str], _Connection] | None = getattr(self._local, "connections", None)
-        if connections is None:
-            connections = self._local.connections = {}
-            self._local.last_used = {}
-        key = (scheme, netloc)
-        existing = connections.get(key)
-        if existing is not None and time.monotonic() - self._local.last_used.get(key, 0.0) <= self.idle_seconds:
-            return existing
-        if existing is not None:
-            self._discard(scheme, netloc)
-        created: _Connection
-        if scheme == "https":
-            created = _HTTPSConnection(netloc, timeout=self.timeout, context=self.ssl)
-        else:
-            created = _HTTPConnection(netloc, timeout=self.timeout)
-        connections[key] = created
-        return created
 
-    def _discard(self, scheme: str, netloc: str) -> None:
-        connection = self._local.connections.pop((scheme, netloc), None)
-        if connection is not None:
-            connection.close()
+# response_url posts come from a new WebhookClient each time; the connections outlive them.
+_WEBHOOK_CONNECTIONS = KeepAliveConnections()
+
+
+class KeepAliveWebhookClient(WebhookClient):
+    """slack_sdk's WebhookClient (response_url posts) over the same kind of kept-alive connections."""
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        if self.proxy is not None or not _plain_http(url):
+            return super()._perform_http_request_internal(url, req)
+        response, raw = _WEBHOOK_CONNECTIONS.send(url, req, timeout=self.timeout, ssl=self.ssl)
+        charset = response.headers.get_content_charset() or "utf-8"
+        return WebhookResponse(url=url, status_code=response.status, body=raw.decode(charset), headers=response.headers)  # type: ignore[arg-type]

@@ -91,7 +91,7 @@ class StepFailed(Exception):
 
 
 class Provisioner:
-    """Runs the steps: the channel first; then, in parallel, card → pin, invite, topic and the announcement.
+    """Runs the steps: the channel first; then the card; then, in parallel, the pin, invite, topic and announcement.
 
     Only the pin truly depends on another step, so after the channel exists the slowest chain is two Slack calls.
     """
@@ -141,22 +141,30 @@ class Provisioner:
         self._branches.shutdown(wait=True)
 
     def _run_branches(self, snap: Snapshot) -> None:
+        """The card first, on this thread; then the pin, the invites, the topic and the announcement together.
+
+        "Done" waits for create → card → pin either way, so starting the other three after the card costs it
+        nothing, while the card (what people look for first) no longer shares the process with them.
+        """
         view = replace(snap.view, channel_id=snap.channel_id)  # read at claim; later changes re-sync the card at finish
-        branches: list[Callable[[], None]] = []
-        if snap.card_ts is None or snap.card_pinned_at is None:
-            branches.append(lambda: self._card_then_pin(snap, view))
+        problems: list[BaseException] = []
+        carded = snap
+        if snap.card_ts is None:
+            try:
+                carded = self._step("card", lambda s: self._post_card(s, view), snap)
+            except StepFailed as failed:  # the rest still happens (people get invited); the card is retried
+                problems.append(failed)
+        branches: list[Callable[[], object]] = []
         if snap.members_invited_at is None:
             branches.append(lambda: self._step("invite", self._invite, snap))
         if snap.topic_set_at is None:
             branches.append(lambda: self._step("topic", lambda s: self._set_topic(s, view), snap))
         if snap.announcement_ts is None and self.config.stakeholder_channel is not None:
             branches.append(lambda: self._step("announce", lambda s: self._announce(s, view), snap))
-        # The first branch (the card, when it is due) runs on this thread: one hand-over less on the path people see.
-        futures = [self._branches.submit(branch) for branch in branches[1:]]
-        problems: list[BaseException] = []
-        if branches:
+        futures = [self._branches.submit(branch) for branch in branches]
+        if carded.card_ts is not None and carded.card_pinned_at is None:
             try:
-                branches[0]()
+                self._step("pin", self._pin_card, carded)
             except Exception as exc:  # kept, like the others': every branch stores its own result, success or not
                 problems.append(exc)
         for future in futures:
@@ -168,11 +176,6 @@ class Provisioner:
                 raise problem
         if problems:
             raise problems[0]
-
-    def _card_then_pin(self, snap: Snapshot, view: IncidentView) -> None:
-        if snap.card_ts is None:
-            snap = self._step("card", lambda s: self._post_card(s, view), snap)
-        self._step("pin", self._pin_card, snap)
 
     @staticmethod
     def _step(name: str, perform: Callable[[Snapshot], Snapshot], snap: Snapshot) -> Snapshot:

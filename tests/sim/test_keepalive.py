@@ -26,7 +26,7 @@ def test_calls_from_one_thread_share_one_connection(sim: SlackSimulator) -> None
 def test_an_idle_connection_is_replaced_not_reused(sim: SlackSimulator) -> None:
     client = build_client(TOKEN, sim.api_url)
     assert isinstance(client, KeepAliveWebClient)
-    client.idle_seconds = 0.0
+    client.connections.idle_seconds = 0.0
     before = sim.connections_opened
     SlackGateway(client).post_message("U0IC", "first")
     SlackGateway(client).post_message("U0IC", "second")
@@ -53,3 +53,12 @@ def test_a_slack_error_keeps_its_code(sim: SlackSimulator) -> None:
         assert exc.code == "channel_not_found"
     else:
         raise AssertionError("a post to an unknown channel must fail")
+
+
+def test_response_url_posts_share_a_connection_too(sim: SlackSimulator) -> None:
+    gateway = SlackGateway(build_client(TOKEN, sim.api_url))
+    first, second = sim.issue_response_url("C0GENERAL", "U0IC"), sim.issue_response_url("C0GENERAL", "U0IC")
+    before = sim.connections_opened
+    assert gateway.respond(first, "declared") and gateway.respond(second, "declared again")
+    assert sim.connections_opened == before + 1
+    assert [c.args["text"] for c in sim.calls_to("response_url")] == ["declared", "declared again"]
