@@ -38,9 +38,10 @@ class Services:
     runbooks: RunbookRegistry
     timing: Timing
     _delivering: threading.Lock = field(default_factory=threading.Lock)
-    # Each declare holds a worker while Slack answers its steps (~150 ms of waiting, ~1 ms of work), so the pool is
-    # sized for many declares in flight, not for CPU: too few workers and declares queue behind each other's waits.
-    _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="sevbot-work"))
+    # Each declare holds a worker while Slack answers its steps (~150 ms of waiting, a few ms of work), so the pool is
+    # sized for declares in flight, not for CPU: 16 provisions ~100 declares/s (Slack allows ~20 channels a minute),
+    # and each idle thread costs memory (docs/performance.md: 8 workers queued declares; 32 cost 2-3 MiB in a burst).
+    _background: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="sevbot-work"))
 
     @classmethod
     def build(cls, db: Database, config: IncidentConfig, gateway: SlackGateway, clock: Clock, renderer: Renderer | None = None,

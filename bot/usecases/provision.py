@@ -97,7 +97,7 @@ class Provisioner:
     """
 
     def __init__(self, db: Database, gateway: SlackGateway, config: IncidentConfig, renderer: Renderer, clock: Clock,
-                 card_sync: CardSync | None = None, *, parallelism: int = 64) -> None:
+                 card_sync: CardSync | None = None, *, parallelism: int = 32) -> None:
         self.card_sync = card_sync
         self.db = db
         self.gateway = gateway
