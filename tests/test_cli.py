@@ -123,3 +123,30 @@ def test_socket_mode_failure_is_one_line(tmp_path: Path, simulator: SlackSimulat
     assert last.startswith("sevbot: SLACK_APP_TOKEN: Socket Mode could not connect"), result.stderr
     assert "xapp-1-not-a-real-token" not in result.stderr
     assert [c.method for c in simulator.calls if c.method == "apps.connections.open"], "it asked Slack for a socket URL"
+
+
+def test_socket_mode_serves_a_declare_over_the_websocket(tmp_path: Path, simulator: SlackSimulator) -> None:
+    """With SLACK_APP_TOKEN, Slack delivers the command over the socket and the ack goes back the same way."""
+    assert _run(tmp_path, "migrate").returncode == 0
+    port = _free_port()
+    env = _env(tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=simulator.api_url,
+               SLACK_APP_TOKEN=simulator.app_token, SEVBOT_PORT=str(port))
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([*SEVBOT, "serve"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: _healthy(port), timeout=20, what="sevbot serve healthy")
+        driver = SlackDriver(simulator, f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
+        ack = driver.socket_slash_command("U0L1", "declare sev1 Checkout failing over the socket", timeout=10)
+        assert ack is not None and "Declaring INC-1" in ack["payload"]["text"], ack
+        channel = wait_for(lambda: next((c for c in simulator.workspace.channels.values() if c.name.startswith("sev1-")), None), what="channel")
+        wait_for(lambda: len(simulator.workspace.pins(channel.id)) == 1, what="card pinned")
+        bad = driver.socket_slash_command("U0L1", "declare sev9 Nope", timeout=10)
+        assert bad is not None and "not a severity" in bad["payload"]["text"]  # bad input answered, nothing declared
+        assert len([c for c in simulator.workspace.channels.values() if c.name.startswith("sev")]) == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode == 0, log_path.read_text()[-2000:]
+    assert simulator.app_token not in log_path.read_text()
+    assert simulator.violations == []

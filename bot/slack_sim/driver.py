@@ -151,8 +151,22 @@ class SlackDriver:
     # ---- slash commands ------------------------------------------------------------------
     def slash_command(self, user_id: str, text: str, channel_id: str = "C0GENERAL",
                       command: str = "/incident") -> DriverResponse:
+        fields = self._slash_fields(user_id, text, channel_id, command)
+        resp = self._post_form(fields)
+        resp.payload = fields
+        return resp
+
+    def socket_slash_command(self, user_id: str, text: str, channel_id: str = "C0GENERAL",
+                             command: str = "/incident", timeout: float = 5.0) -> dict[str, Any] | None:
+        """The same command delivered as Socket Mode does: an envelope over the app's WebSocket. Returns the app's
+        acknowledgement (its `payload` is what an HTTP app would have answered), or None if it never acked."""
+        session = self.sim.wait_for_socket(timeout)
+        assert session is not None, "no Socket Mode connection: is the app running with SLACK_APP_TOKEN?"
+        return session.send_envelope("slash_commands", self._slash_fields(user_id, text, channel_id, command), timeout)
+
+    def _slash_fields(self, user_id: str, text: str, channel_id: str, command: str) -> dict[str, str]:
         u = self._user(user_id)
-        fields = {
+        return {
             "token": VERIFICATION_TOKEN,
             "team_id": TEAM_ID,
             "team_domain": TEAM_DOMAIN,
@@ -167,9 +181,6 @@ class SlackDriver:
             "response_url": self.sim.issue_response_url(channel_id, user_id),
             "trigger_id": self.sim.issue_trigger(user_id),
         }
-        resp = self._post_form(fields)
-        resp.payload = fields
-        return resp
 
     # ---- interactivity -------------------------------------------------------------------
     def click(self, user_id: str, channel_id: str, message_ts: str, action_id: str, value: str | None = None,

@@ -17,7 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import blockkit, spec
 from .methods import METHODS, Ctx, SlackError, call, json_arg
-from .state import BOT_USER_ID, Ephemeral, Message, ResponseUrlPost, Workspace
+from .socket_mode import SocketSession, accept_key
+from .state import APP_ID, BOT_USER_ID, Ephemeral, Message, ResponseUrlPost, Workspace
+
+APP_TOKEN = "xapp-1-sim-app-token"  # the app-level token apps.connections.open accepts (Socket Mode)
 
 RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL_S = 30 * 60
@@ -60,9 +63,12 @@ def _flatten(qs: dict[str, list[str]]) -> dict[str, Any]:
 
 class SlackSimulator:
     def __init__(self, workspace: Workspace | None = None, *, bot_token: str = "xoxb-sim-token",
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, app_token: str = APP_TOKEN) -> None:
         self.workspace = workspace if workspace is not None else Workspace().seed_default()
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.sockets: list[SocketSession] = []  # Socket Mode connections, newest last
+        self._socket_tickets: set[str] = set()
         self.latency: float = 0.0
         self.calls: list[RecordedCall] = []
         self.violations: list[str] = []
@@ -212,7 +218,9 @@ class SlackSimulator:
         token = args.pop("token", None)
         if auth_header and auth_header.lower().startswith("bearer "):
             token = auth_header[7:].strip()
-        if method not in METHODS and method not in spec.methods():
+        if method == "apps.connections.open":
+            reply = self._open_socket_url(token)
+        elif method not in METHODS and method not in spec.methods():
             reply = _Reply(200, {"ok": False, "error": "unknown_method", "req_method": method})
         elif not token:
             reply = _Reply(200, {"ok": False, "error": "not_authed"})
@@ -238,6 +246,40 @@ class SlackSimulator:
                     reply = _Reply(200, call(ctx, method, args))
         self._record(method, args, reply)
         return reply
+
+    def _open_socket_url(self, token: str | None) -> _Reply:
+        """apps.connections.open takes the app-level token (xapp-…), not the bot token, and hands out a one-use URL."""
+        if not token:
+            return _Reply(200, {"ok": False, "error": "not_authed"})
+        if token != self.app_token:
+            return _Reply(200, {"ok": False, "error": "invalid_auth"})
+        fault = self._take_fault("apps.connections.open", {})
+        if fault is not None and (fault.error or fault.http_status):
+            return self._fault_reply(fault)
+        ticket = f"T{len(self._socket_tickets) + 1:06d}"
+        with self._lock:
+            self._socket_tickets.add(ticket)
+        host, port = self._httpd.server_address[:2] if self._httpd else ("127.0.0.1", 0)
+        return _Reply(200, {"ok": True, "url": f"ws://{host}:{port}/socket/{ticket}"})
+
+    # ---- Socket Mode ---------------------------------------------------------------------
+    def wait_for_socket(self, timeout: float) -> SocketSession | None:
+        """The newest open Socket Mode connection, waiting up to `timeout` for one."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                live = [s for s in self.sockets if s.open]
+            if live:
+                return live[-1]
+            time.sleep(0.02)
+        return None
+
+    def _take_socket_ticket(self, ticket: str) -> bool:
+        with self._lock:
+            if ticket not in self._socket_tickets:
+                return False
+            self._socket_tickets.discard(ticket)
+            return True
 
     def _fault_reply(self, fault: Fault) -> _Reply:
         if fault.http_status == 429:
@@ -353,6 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
+        if url.path.startswith("/socket/") and (self.headers.get("Upgrade") or "").lower() == "websocket":
+            return self._socket_mode(url.path.rsplit("/", 1)[-1])
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         parts = url.path.strip("/").split("/")
@@ -385,6 +429,27 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             reply = _Reply(404, "Not Found")
         self._send(reply)
+
+    def _socket_mode(self, ticket: str) -> None:
+        """Upgrade to a WebSocket (RFC 6455), greet the app as Slack does, then serve the session until it closes."""
+        sim = self.simulator
+        key = self.headers.get("Sec-WebSocket-Key")
+        if not key or not sim._take_socket_ticket(ticket):  # noqa: SLF001
+            self.close_connection = True
+            return self._send(_Reply(401, "invalid or used Socket Mode URL"))
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept_key(key))
+        self.end_headers()
+        self.connection.settimeout(None)  # a socket waits for events as long as it is open
+        session = SocketSession(self.rfile, self.wfile)  # type: ignore[arg-type]
+        with sim._lock:  # noqa: SLF001
+            sim.sockets.append(session)
+        session.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": APP_ID},
+                           "debug_info": {"host": "slack-sim", "approximate_connection_time": 3600}})
+        session.serve()
+        self.close_connection = True
 
     def _send(self, reply: _Reply) -> None:
         if isinstance(reply.body, dict):
