@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db.engine import Database
-from bot.db.lease import claim
+from bot.db.lease import claim_statement
 from bot.db.models import OutboxItem
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.timeline import BOT_ACTOR, record
@@ -41,6 +41,9 @@ _DUE = (select(OUTBOX.c.id)
         .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < bindparam("now")))
         .order_by(OUTBOX.c.id).limit(bindparam("limit")))
 _DUE_FOR_INCIDENT = _DUE.where(OUTBOX.c.incident_id == bindparam("incident_id"))
+_CLAIM = claim_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, attempts=OUTBOX.c.attempts,
+                         unfinished=OUTBOX.c.done_at.is_(None)).returning(OUTBOX.c.kind, OUTBOX.c.payload, OUTBOX.c.attempts,
+                                                                         OUTBOX.c.incident_id)
 
 Handler = Callable[[SlackGateway, dict[str, Any]], dict[str, Any] | None]
 
@@ -108,13 +111,11 @@ class Outbox:
 
     def _claim(self, item_id: int) -> tuple[str, dict[str, Any], int, int | None] | None:
         now = self.clock.now()
-        with self.db.unit_of_work() as session:
-            if not claim(session, OutboxItem, item_id, lease_until=OutboxItem.lease_until, attempts=OutboxItem.attempts,
-                         unfinished=OutboxItem.done_at.is_(None), now=now, lease=LEASE):
+        with self.db.transaction() as connection:
+            row = connection.execute(_CLAIM, {"_id": item_id, "_now": now, "_lease_until": now + LEASE}).one_or_none()
+            if row is None:
                 return None
-            item = session.get_one(OutboxItem, item_id)
-            session.refresh(item)
-            return item.kind, dict(item.payload), item.attempts, item.incident_id
+            return row.kind, dict(row.payload), row.attempts, row.incident_id
 
     def _run(self, item_id: int) -> bool:
         claim = self._claim(item_id)

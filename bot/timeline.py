@@ -64,9 +64,6 @@ def record_keyed(connection: Connection, rows: list[dict[str, Any]]) -> None:
         connection.execute(_INSERT_KEYED, rows)
 
 
-def record_new(connection: Connection | Session, rows: list[dict[str, Any]]) -> None:
+def record_new(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Several unkeyed events in one statement (rows: incident_id, at, actor, kind, summary, data)."""
-    if isinstance(connection, Session):
-        connection.flush()
-        connection = connection.connection()
     connection.execute(_INSERT, [{"dedupe_key": None, **row} for row in rows])

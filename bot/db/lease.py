@@ -5,21 +5,13 @@ so two workers, two replicas or a restart after a crash never act on it at once.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import ColumnElement, or_, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import Column, ColumnElement, Table, Update, bindparam, or_, update
 
 
-def claim(session: Session, model: type[Any], row_id: int, *, lease_until: InstrumentedAttribute[Any],
-          attempts: InstrumentedAttribute[Any], unfinished: ColumnElement[bool], now: datetime, lease: timedelta) -> bool:
-    """Take the row when it is unfinished and nobody holds a live lease; bumps `attempts` (the fencing token)."""
-    claimed = session.execute(
-        update(model)
-        .where(model.id == row_id, unfinished)
-        .where(or_(lease_until.is_(None), lease_until < now))
-        .values({lease_until.key: now + lease, attempts.key: attempts + 1})
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return claimed == 1
+def claim_statement(table: Table, *, lease_until: Column[object], attempts: Column[int], unfinished: ColumnElement[bool]) -> Update:
+    """The claim, built once: take row `_id` when it is unfinished and nobody holds a live lease (`_now`), lease it
+    until `_lease_until` and bump `attempts`, the fencing token. One row updated means the row is ours."""
+    return (update(table)
+            .where(table.c.id == bindparam("_id"), unfinished)
+            .where(or_(lease_until.is_(None), lease_until < bindparam("_now")))
+            .values({lease_until.key: bindparam("_lease_until"), attempts.key: attempts + 1}))

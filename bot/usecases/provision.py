@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, or_, select, update
 from bot.clock import Clock
 from bot.config import IncidentConfig
 from bot.db.engine import Database
+from bot.db.lease import claim_statement
 from bot.db.models import Incident
 from bot.domain import naming
 from bot.domain.incident import human_id
@@ -33,11 +34,8 @@ log = logging.getLogger(__name__)
 
 INCIDENTS = Incident.__table__
 # Provisioning runs for every declare, so its statements are built once (see bot/timeline.py for why that matters).
-_CLAIM = (update(INCIDENTS)
-          .where(INCIDENTS.c.id == bindparam("_id"), INCIDENTS.c.provisioned_at.is_(None))
-          .where(or_(INCIDENTS.c.provision_lease_until.is_(None), INCIDENTS.c.provision_lease_until < bindparam("_now")))
-          .values(provision_lease_until=bindparam("_lease_until"), provision_attempts=INCIDENTS.c.provision_attempts + 1)
-          .returning(*INCIDENTS.c))  # the claim reads the row it took in the same statement
+_CLAIM = claim_statement(INCIDENTS, lease_until=INCIDENTS.c.provision_lease_until, attempts=INCIDENTS.c.provision_attempts,
+                         unfinished=INCIDENTS.c.provisioned_at.is_(None)).returning(*INCIDENTS.c)  # reads the row it took
 _HELD_NAMES = select(INCIDENTS.c.channel_name).where(
     INCIDENTS.c.id != bindparam("_id"), INCIDENTS.c.channel_name.like(bindparam("_pattern"), escape="/"))
 # The SET clause comes from the keys of the parameters passed with it; the token fences out a stale run.
