@@ -128,9 +128,9 @@ class SlackSimulator:
         with self._recorded:
             index = start
             while True:
-                for call in self.calls[index:]:
-                    if predicate(call):
-                        return call
+                for recorded in self.calls[index:]:
+                    if predicate(recorded):
+                        return recorded
                 index = len(self.calls)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
