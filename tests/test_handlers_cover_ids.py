@@ -33,7 +33,11 @@ def _walk_everything(bot: Bot) -> None:
     bot.slack.click("U0L1", incident.channel_id, incident.card_ts, f"{START_RUNBOOK_PREFIX}1")
     checklist = wait_for(lambda: next((m for m in bot.sim.workspace.messages(incident.channel_id) if "runbook_step_done" in str(m.blocks)), None),
                          what="runbook checklist posted")
-    bot.slack.click("U0L1", incident.channel_id, checklist.ts, ActionId.RUNBOOK_STEP_FAILED, block_id=checklist.blocks[2 + 1]["block_id"])
+    failed_block = checklist.blocks[2 + 1]["block_id"]
+    bot.slack.click("U0L1", incident.channel_id, checklist.ts, ActionId.RUNBOOK_STEP_FAILED, block_id=failed_block)
+    # The checklist is re-rendered after the click (the failed step loses its buttons): let that land first.
+    wait_for(lambda: failed_block not in {b for b, _ in _action_elements(bot.sim.workspace.find_message(incident.channel_id, checklist.ts).blocks)},
+             what="the failed step decided on the checklist")
     wait_for(lambda: len(bot.sim.workspace.views) == 3, what="the three modals open")
     bot.slack.slash_command("U0L1", "update", channel_id=incident.channel_id)
     bot.slack.slash_command("U0L1", "escalate", channel_id=incident.channel_id)
@@ -48,15 +52,22 @@ def _walk_everything(bot: Bot) -> None:
     ws = bot.sim.workspace
     messages = [m for m in ws.all_messages() if m.user == "U0BOT"]
     clicked: set[str] = set()
+    touched: set[tuple[str, str | None]] = set()
     for message in messages:
-        for block_id, element in _action_elements(message.blocks):
-            action_id = element["action_id"]
+        for action_id in dict.fromkeys(element["action_id"] for _, element in _action_elements(message.blocks)):
             if action_id in clicked:
-                continue  # one click per id is enough, and a click may change the message under us
+                continue  # one click per id is enough
+            # Read the message as it is now, and prefer a block no click has touched: a click may re-render its own
+            # block after answering (a decided runbook step loses its buttons) while we go on.
+            current = _action_elements(ws.find_message(message.channel, message.ts).blocks)  # type: ignore[union-attr]
+            candidates = [(b, e) for b, e in current if e["action_id"] == action_id]
+            assert candidates, f"{action_id!r} vanished from message {message.ts}"
+            block_id, element = next(((b, e) for b, e in candidates if (message.ts, b) not in touched), candidates[0])
             value = element.get("value") or (element.get("options") or [{}])[0].get("value")
             response = bot.slack.click("U0L2", message.channel, message.ts, action_id, value=value, block_id=block_id)
             assert response.status == 200, f"no listener for action {action_id!r} (HTTP {response.status})"
             clicked.add(action_id)
+            touched.add((message.ts, block_id))
     callbacks: set[str] = set()
     for view in list(ws.views.values()):
         for block_id, element in _action_elements(view.view.get("blocks") or []):
