@@ -21,9 +21,8 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 # Close a connection that sat idle longer than this rather than reuse it: servers drop idle keep-alive connections
-# (Slack after a minute or so), and a request written into a connection the server is closing fails for nothing.
+# (load balancers commonly after a minute), and a request written into a connection being closed fails for nothing.
 IDLE_SECONDS = 30.0
-
 
 
 class _HTTPConnection(http.client.HTTPConnection):
@@ -39,7 +38,7 @@ class _HTTPSConnection(http.client.HTTPSConnection):
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-_Connection = http.client.HTTPConnection | http.client.HTTPSConnection
+_Connection = http.client.HTTPConnection  # HTTPSConnection is one too
 
 
 class KeepAliveConnections:
