@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select

@@ -39,13 +39,13 @@ ROLES = RoleAssignment.__table__
 _CURRENT_ROLES = select(ROLES.c.role, ROLES.c.user_id).where(ROLES.c.incident_id == bindparam("id"), ROLES.c.ended_at.is_(None))
 
 
-def roles_now(connection: Connection, incident_id: int) -> dict[str, str]:
-    """Who holds which role, on a Core connection (the hot paths); `current_roles` is the ORM twin."""
-    return {role: user for role, user in connection.execute(_CURRENT_ROLES, {"id": incident_id})}
+def current_roles(executor: Session | Connection, incident_id: int) -> dict[str, str]:
+    """Who holds which role now; through a session (which flushes pending changes first) or a Core connection."""
+    return {role: user for role, user in executor.execute(_CURRENT_ROLES, {"id": incident_id})}
 
 
 def view_from_row(row: Any, roles: dict[str, str]) -> IncidentView:
-    """An IncidentView from a Core row of the incidents table."""
+    """An IncidentView from anything with the incident's columns as attributes: a Core row or an `Incident`."""
     return IncidentView(
         id=row.id, title=row.title, severity=row.severity, status=row.status, service=row.service, scope=row.scope,
         description=row.description, declared_by=row.declared_by, declared_at=row.declared_at, channel_id=row.channel_id,
@@ -54,34 +54,8 @@ def view_from_row(row: Any, roles: dict[str, str]) -> IncidentView:
     )
 
 
-def current_roles(session: Session, incident_id: int) -> dict[str, str]:
-    rows = session.execute(
-        select(RoleAssignment.role, RoleAssignment.user_id).where(
-            RoleAssignment.incident_id == incident_id, RoleAssignment.ended_at.is_(None)
-        )
-    )
-    return {role: user for role, user in rows}
-
-
 def view_of(session: Session, incident: Incident) -> IncidentView:
-    return IncidentView(
-        id=incident.id,
-        title=incident.title,
-        severity=incident.severity,
-        status=incident.status,
-        service=incident.service,
-        scope=incident.scope,
-        description=incident.description,
-        declared_by=incident.declared_by,
-        declared_at=incident.declared_at,
-        channel_id=incident.channel_id,
-        channel_name=incident.channel_name,
-        card_ts=incident.card_ts,
-        card_version=incident.card_version,
-        card_synced_version=incident.card_synced_version,
-        topic=incident.topic,
-        roles=current_roles(session, incident.id),
-    )
+    return view_from_row(incident, current_roles(session, incident.id))
 
 
 def load_view(session: Session, incident_id: int) -> IncidentView:

@@ -27,7 +27,7 @@ from bot.render import Renderer
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.timeline import BOT_ACTOR, record, record_keyed
 from bot.usecases.card import CardSync, render_card
-from bot.usecases.incident_view import IncidentView, roles_now, view_from_row
+from bot.usecases.incident_view import IncidentView, current_roles, view_from_row
 from bot.views import messages
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ class Provisioner:
             row = connection.execute(_CLAIM, {"_id": incident_id, "_now": now, "_lease_until": now + LEASE}).one_or_none()
             if row is None:
                 return None
-            view = view_from_row(row, roles_now(connection, incident_id))
+            view = view_from_row(row, current_roles(connection, incident_id))
             held: frozenset[str] = frozenset()
             channel_name = row.channel_name
             if row.channel_id is None:
