@@ -8,22 +8,10 @@ import sys
 from collections.abc import Sequence
 
 from bot import logs
-from bot.config import ConfigError, IncidentConfig, load_config
-from bot.settings import Settings, SettingsError, load_settings
+from bot.command_line import CliError, load_settings_and_config as _load, prepare_sqlite_dir as _prepare_sqlite_dir, safe_url as _safe_url
+from bot.settings import Settings
 
 log = logging.getLogger("sevbot")
-
-
-class CliError(Exception):
-    """Printed as `sevbot: <message>` with exit status 2."""
-
-
-def _load() -> tuple[Settings, IncidentConfig]:
-    try:
-        settings = load_settings()
-        return settings, load_config(settings.sevbot_config)
-    except (SettingsError, ConfigError) as exc:
-        raise CliError(str(exc)) from None
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -144,19 +132,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
-
-
-def _prepare_sqlite_dir(url: str) -> None:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        from pathlib import Path
-
-        Path(url.removeprefix("sqlite:///")).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -23,11 +23,12 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MA
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot import logs
+from bot.command_line import CliError, load_settings_and_config, prepare_sqlite_dir
 from bot.config import EscalationPolicy, IncidentConfig, Tier
 from bot.db.migrate import upgrade
 from bot.runtime import Runtime, StartupError
 from bot.settings import Settings, load_settings
-from bot.slack_sim import SlackSimulator, Workspace
+from bot.slack_sim import SlackDriver, SlackSimulator, Workspace
 from bot.slack_sim.clock import OffsetClock
 from bot.slack_sim.web import WebConsole, WebServer
 
@@ -79,10 +80,11 @@ class Sandbox:
         except StartupError:
             sim.stop()
             raise
-        sim.connect_bot(runtime.url + "/slack/events", signing_secret)
+        driver = SlackDriver(sim, runtime.url + "/slack/events", signing_secret)
+        sim.connect_bot(lambda user, text, channel, command: driver.slash_command(user, text, channel_id=channel, command=command))
         sandbox = cls(sim, runtime, clock, None)
         if web_port is not None:
-            console = WebConsole(sim, sim._driver, clock=clock, fast_forward=sandbox.fast_forward)  # noqa: SLF001
+            console = WebConsole(sim, driver, clock=clock, fast_forward=sandbox.fast_forward)
             try:
                 sandbox.web = WebServer(console, port=web_port).start()
             except OSError as exc:
@@ -143,14 +145,12 @@ def run_jobs_now(scheduler: BaseScheduler, timeout: float = 15.0) -> list[str]:
 
 
 def run_sandbox(args: argparse.Namespace) -> int:
-    from bot.cli import CliError, _load, _prepare_sqlite_dir
-
-    settings, config = _load()
+    settings, config = load_settings_and_config()
     if settings.sevbot_config is None:
         config = sandbox_config()
     signing_secret = secrets.token_hex(16)
     logs.configure(args.log_level, [SANDBOX_TOKEN, signing_secret])
-    _prepare_sqlite_dir(settings.database_url)
+    prepare_sqlite_dir(settings.database_url)
     upgrade(settings.database_url)
     requested = getattr(args, "web_port", None)  # `--web-port`; unset means 8080, or a free port when 8080 is busy
     try:
@@ -215,8 +215,6 @@ def _summary(text: str | None, blocks: list[dict[str, Any]] | None) -> str:
 
 
 def say(args: argparse.Namespace) -> int:
-    from bot.cli import CliError
-
     body = json.dumps({"user_id": args.user, "text": args.text, "channel_id": args.channel}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{args.sim_port}/sim/slash", data=body, headers={"Content-Type": "application/json"})
     try:

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +19,19 @@ from . import blockkit, spec
 from .methods import METHODS, Ctx, SlackError, call, json_arg
 from .socket_mode import SocketSession, accept_key
 from .state import APP_ID, BOT_USER_ID, Ephemeral, Message, ResponseUrlPost, Workspace
+
+
+class SlashAnswer(Protocol):
+    """What a driver's `slash_command` returns: the bot's HTTP answer."""
+
+    status: int
+    text: str
+
+    def json(self) -> Any: ...
+
+
+# (user_id, text after the command, channel_id, command) -> the bot's answer
+SlashSender = Callable[[str, str, str, str], SlashAnswer]
 
 APP_TOKEN = "xapp-1-sim-app-token"  # the app-level token apps.connections.open accepts (Socket Mode)
 
@@ -70,6 +83,7 @@ class SlackSimulator:
         self.sockets: list[SocketSession] = []  # Socket Mode connections, newest last
         self._socket_tickets: set[str] = set()
         self.latency: float = 0.0
+        self._send_slash: SlashSender | None = None
         self.calls: list[RecordedCall] = []
         self.violations: list[str] = []
         self.connections_opened = 0  # TCP connections accepted: shows whether a client keeps its connection alive
@@ -184,15 +198,15 @@ class SlackSimulator:
         return self.workspace.issue_response_url(self.base_url, channel_id, user_id, message_ts)
 
     # ---- acting as Slack towards a bot (sandbox) ------------------------------------------
-    def connect_bot(self, bot_url: str, signing_secret: str) -> None:
-        """Let `POST /sim/slash` forward slash commands to this bot, signed, as Slack would."""
-        from .driver import SlackDriver
+    def connect_bot(self, send_slash: SlashSender) -> None:
+        """Let `POST /sim/slash` forward slash commands to a bot, through a driver's signed `slash_command`.
 
-        self._driver = SlackDriver(self, bot_url, signing_secret)
+        The driver is handed in (not built here) because the driver depends on the simulator, not the reverse."""
+        self._send_slash = send_slash
 
     def handle_sim_slash(self, raw: bytes) -> _Reply:
-        driver = getattr(self, "_driver", None)
-        if driver is None:
+        send_slash = self._send_slash
+        if send_slash is None:
             return _Reply(409, {"ok": False, "error": "no_bot_connected"})
         try:
             body = json.loads(raw or b"{}")
@@ -204,7 +218,7 @@ class SlackSimulator:
         command, _, rest = text.strip().partition(" ")
         if not command.startswith("/"):
             return _Reply(400, {"ok": False, "error": "a slash command starts with /, e.g. /incident help"})
-        response = driver.slash_command(user_id, rest, channel_id=str(body.get("channel_id") or "C0GENERAL"), command=command)
+        response = send_slash(user_id, rest, str(body.get("channel_id") or "C0GENERAL"), command)
         try:
             answer: Any = response.json() if response.text else None
         except ValueError:
