@@ -27,7 +27,7 @@ from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Incident, RoleAssignment, TimelineEvent  # noqa: E402
 from bot.render import Renderer  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.usecases.export import build_document, render_markdown  # noqa: E402
+from bot.resolve.export import build_document, render_markdown  # noqa: E402
 
 KINDS = ("note", "status_changed", "paged", "runbook_step_done", "role_assigned", "update_reminder")
 

@@ -318,29 +318,29 @@ def time_ticks_in_process(database_url: str, sim: SlackSimulator, count: int, ar
     settings = load_settings(database_url=database_url, slack_bot_token=BOT_TOKEN, slack_signing_secret="x" * 32,
                              slack_api_url=sim.api_url, sevbot_port=0, sevbot_host="127.0.0.1", sevbot_update_interval=args.interval)
     runtime = Runtime.create(settings, IncidentConfig(), sweep_seconds=3600, tick_seconds=3600)
-    services = runtime.services
+    core = runtime.core
     try:
         def settle() -> None:
-            while services.outbox.drain(limit=1000):
+            while core.outbox.drain(limit=1000):
                 pass
             time.sleep(0.3)  # the tick's own background drain finishes
 
         settle()  # deliver any backlog the run left, so the timed ticks don't share the GIL with it
-        runtime.ticker.tick()  # warm-up (statement cache)
+        core.scheduler.tick()  # warm-up (statement cache)
         empty = []
         for _ in range(args.inprocess_rounds * 5):
             t = time.perf_counter()
-            runtime.ticker.tick()
+            core.scheduler.tick()
             empty.append((time.perf_counter() - t) * 1000)
         batch = []
         for r in range(args.inprocess_rounds + 1):  # round 0 warms up the reminder path
             ids = [(r * BATCH + k) % count + 1 for k in range(BATCH)]
-            past = services.clock.now() - timedelta(seconds=1)
-            with services.db.unit_of_work() as session:
+            past = core.deps.clock.now() - timedelta(seconds=1)
+            with core.deps.db.unit_of_work() as session:
                 session.execute(update(Timer).where(Timer.incident_id.in_(ids), Timer.kind == "update_reminder", Timer.done_at.is_(None))
                                 .values(due_at=past, fired=0).execution_options(synchronize_session=False))
             t = time.perf_counter()
-            result = runtime.ticker.tick()
+            result = core.scheduler.tick()
             ms = (time.perf_counter() - t) * 1000
             if result.fired != BATCH:
                 return {"error": f"in-process tick fired {result.fired}, expected {BATCH}"}

@@ -109,8 +109,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.db.engine import Database
     from bot.domain.incident import parse_human_id
     from bot.render import Renderer
-    from bot.usecases.errors import BadInput
-    from bot.usecases.export import build_document, render_markdown
+    from bot.core.errors import BadInput
+    from bot.resolve.export import build_document, render_markdown
 
     settings, config = _load()
     number = parse_human_id(args.incident)

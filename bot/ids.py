@@ -1,4 +1,7 @@
-"""Every callback_id, block_id and action_id the bot posts. A test proves each posted id has a handler."""
+"""The callback_ids and action_ids sevbot posts, and the declare modal's block_ids (one enum per kind of id).
+
+Button *values* go through `bot/core/actions.py`. `tests/test_handlers_cover_ids.py` proves every action id and
+callback id the bot posts has a listener."""
 from __future__ import annotations
 
 from enum import StrEnum

@@ -1,5 +1,7 @@
-"""Assembling and running the bot: checks, the Bolt app, the HTTP server and the background sweep.
+"""The composition root: the one module that knows every feature. It checks the settings, builds the use cases'
+dependencies, registers each feature's outbox kinds and timer kinds, builds the Bolt app and starts the servers.
 
+Nothing imports it but the entry points that start it (`bot/cli.py`, `bot/sandbox.py`) and the tests.
 `sevbot serve` and the tests use the same `Runtime`, so the tests exercise exactly what production runs.
 """
 from __future__ import annotations
@@ -16,23 +18,39 @@ from sqlalchemy import text
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from bot.app import build_app
+from bot.card.sync import CardSync
 from bot.clock import Clock, SystemClock
 from bot.config import IncidentConfig
+from bot.core.background import Background
+from bot.core.delivery import Delivery
+from bot.core.deps import Deps
+from bot.core.outbox import Outbox
 from bot.db.engine import Database
 from bot.db.migrate import schema_state
+from bot.declare.provision import Provisioner
 from bot.http import make_wsgi_app
+from bot.paging.delivery import deliver_page, post_in_incident_channel
+from bot.paging.ladder import page_step_due
+from bot.render import Renderer
+from bot.resolve.resolve import archive_due, postmortem_due
 from bot.runbooks.loader import RUNBOOKS_DIR, RunbookError, load_or_raise
 from bot.runbooks.registry import RunbookRegistry
-from bot.scheduler.tick import Scheduler
+from bot.runbooks.runs import RunbookMessages
+from bot.runbooks.watch import runbook_check_due
+from bot.scheduler import timers
+from bot.scheduler.tick import Scheduler, TimerHandler
 from bot.scheduler.timing import Timing
-from bot.services import Services
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, build_client
+from bot.updates.cadence import reminder_due
+from commands.context import Context
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 10
 TICK_SECONDS = 0.5  # an empty tick costs ~0.5 ms; twice a second keeps lateness well under a second
+# Connections opened at start: enough for a burst of declares with their provisioning steps in flight.
+WARM_CONNECTIONS = 10
 
 
 class StartupError(Exception):
@@ -67,15 +85,98 @@ def health_problem(db: Database) -> str | None:
 
 
 @dataclass
+class Core:
+    """Everything the root builds below the Bolt app: what features run on, wired together."""
+
+    deps: Deps
+    gateway: SlackGateway
+    renderer: Renderer
+    runbooks: RunbookRegistry
+    background: Background
+    outbox: Outbox
+    delivery: Delivery
+    provisioner: Provisioner
+    scheduler: Scheduler
+
+    def provision(self, incident_id: int, has_outbox: bool = True) -> None:
+        """Drive Slack for a new incident, then deliver whatever waited for its channel (e.g. the page line).
+
+        `has_outbox=False` (the declare queued nothing) skips the look: the tick's delivery pass and the sweep
+        still catch anything queued meanwhile."""
+        self.provisioner.run(incident_id)
+        if has_outbox:
+            self.outbox.release_waiting(incident_id)
+            self.outbox.drain(incident_id)
+
+    def background_sweep(self) -> None:
+        """The periodic catch-up: unfinished declares, then Slack effects a crash or an outage left undone."""
+        self.provisioner.sweep()
+        self.outbox.drain()
+
+    def warm_caches(self) -> None:
+        """Learn who we are, look up every user group the policy names and compile the templates, at start: no
+        request waits for any of them (a permission check reads group members from this cache)."""
+        self.gateway.bot_user_id()
+        self.renderer.preload()
+        self.deps.db.open_connections(WARM_CONNECTIONS)
+        config = self.deps.config
+        permissions = config.permissions
+        named = [r for severity in config.severities.values() for r in severity.responders]
+        named += [*permissions.hand_over_ic, *permissions.change_severity, *permissions.resolve]
+        for group in sorted({token for token in named if token.startswith("S")}):
+            try:
+                self.gateway.usergroup_members(group)
+            except Exception as exc:  # a bad group id must not stop start-up; declare will report it
+                log.warning("could not look up user group %s: %s", group, exc)
+
+    def shutdown(self) -> None:
+        """Let work already handed over finish (it holds leases and would otherwise be swept later)."""
+        self.background.shutdown()
+        self.provisioner.shutdown()
+
+
+def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, clock: Clock, timing: Timing,
+               runbooks: RunbookRegistry, renderer: Renderer | None = None) -> Core:
+    """Wire the features: each one's outbox kinds and timer kinds are registered here, and only here."""
+    renderer = renderer or Renderer()
+    deps = Deps(db=db, clock=clock, config=config, timing=timing, people=gateway)
+    background = Background()
+    # The gateway refreshes an expired user group in the background and answers from the older list meanwhile.
+    gateway.refresh_later = background.run_later
+    card_sync = CardSync(db, gateway, renderer, config, runbooks)
+    runbook_messages = RunbookMessages(db, gateway, renderer)
+    outbox = Outbox(db, gateway, clock)
+    outbox.register("sync_card", lambda _gateway, payload: card_sync.sync(int(payload["incident_id"])))
+    outbox.register("runbook_sync", lambda _gateway, payload: runbook_messages.sync(int(payload["run_id"])))
+    outbox.register("page_dm", lambda gateway, payload: deliver_page(deps, gateway, payload))
+    outbox.register("incident_post", lambda gateway, payload: post_in_incident_channel(deps, gateway, payload))
+    delivery = Delivery(outbox, background)
+    db.after_commit = delivery.after_commit  # a unit of work that queued Slack effects starts their delivery
+    handlers: dict[str, TimerHandler] = {
+        timers.UPDATE_REMINDER: lambda session, timer: reminder_due(deps, session, timer),
+        timers.PAGE_STEP: lambda session, timer: page_step_due(deps, session, timer),
+        timers.RUNBOOK_CHECK: lambda session, timer: runbook_check_due(deps, session, timer),
+        timers.POSTMORTEM_REMINDER: lambda session, timer: postmortem_due(deps, session, timer),
+        timers.ARCHIVE_CHANNEL: lambda session, timer: archive_due(deps, session, timer),
+    }
+    scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
+    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync)
+    return Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler)
+
+
+@dataclass
 class Runtime:
     settings: Settings
-    services: Services
+    core: Core
     app: App
     server: BaseWSGIServer | MultiSocketServer
     scheduler: BackgroundScheduler
-    ticker: Scheduler
     _thread: threading.Thread | None = field(default=None)
     _stopping: bool = field(default=False)
+
+    @property
+    def deps(self) -> Deps:
+        return self.core.deps
 
     @classmethod
     def create(cls, settings: Settings, config: IncidentConfig, *, clock: Clock | None = None, sweep_seconds: float = SWEEP_SECONDS,
@@ -89,19 +190,21 @@ class Runtime:
         check_database(db)
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         timing = Timing(config, settings.sevbot_update_interval, settings.sevbot_ack_timeout)
-        services = Services.build(db, config, SlackGateway(client), clock or SystemClock(), runbooks=runbooks, timing=timing)
-        scheduler_core = Scheduler(services)
-        app = build_app(services, client, settings.slack_signing_secret.get_secret_value())
+        core = build_core(db, config, SlackGateway(client), clock or SystemClock(), timing, runbooks)
+        ctx = Context(deps=core.deps, gateway=core.gateway, background=core.background, runbooks=runbooks,
+                      renderer=core.renderer, provision=core.provision)
+        app = build_app(ctx, client, settings.slack_signing_secret.get_secret_value())
+        core.warm_caches()
         wsgi = make_wsgi_app(app, lambda: health_problem(db))
         server = create_server(wsgi, host=settings.sevbot_host, port=settings.sevbot_port, threads=16, ident="sevbot")
         scheduler = BackgroundScheduler(timezone="UTC")
         # Finish any declare that Slack or a crash interrupted; also runs once right at start.
-        scheduler.add_job(services.background_sweep, "interval", seconds=sweep_seconds, id="provision-sweep",
+        scheduler.add_job(core.background_sweep, "interval", seconds=sweep_seconds, id="provision-sweep",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
         # The tick: due reminders and escalation steps, twice a second; the work itself lives in the database.
-        scheduler.add_job(scheduler_core.tick, "interval", seconds=tick_seconds, id="scheduler-tick",
+        scheduler.add_job(core.scheduler.tick, "interval", seconds=tick_seconds, id="scheduler-tick",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
-        return cls(settings, services, app, server, scheduler, scheduler_core)
+        return cls(settings, core, app, server, scheduler)
 
     @property
     def port(self) -> int:
@@ -143,5 +246,5 @@ class Runtime:
         self.server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.services.shutdown()
-        self.services.db.dispose()
+        self.core.shutdown()
+        self.core.deps.db.dispose()

@@ -4,18 +4,18 @@ from __future__ import annotations
 from commands.registry import Invocation, register
 from bot.domain.incident import human_id
 from bot.domain.text import escape_mrkdwn, one_line, truncate
-from bot.usecases.queries import open_incidents
+from bot.core.queries import open_incidents
 
 MAX_LISTED = 30
 
 
 @register("list", "/incident list", "the open incidents, with links to their channels")
 def run(invocation: Invocation) -> None:
-    incidents = open_incidents(invocation.services.db, invocation.services.config.closed_status, limit=MAX_LISTED + 1)
+    incidents = open_incidents(invocation.ctx.deps.db, invocation.ctx.deps.config.closed_status, limit=MAX_LISTED + 1)
     if not incidents:
         invocation.reply(":white_check_mark: No open incidents.")
         return
-    config = invocation.services.config
+    config = invocation.ctx.deps.config
     lines = [f"*Open incidents ({len(incidents) if len(incidents) <= MAX_LISTED else f'{MAX_LISTED}+'})*"]
     for incident in incidents[:MAX_LISTED]:
         where = f"<#{incident.channel_id}>" if incident.channel_id else "_channel pending: sevbot is retrying_"

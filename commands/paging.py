@@ -4,30 +4,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from commands.registry import Invocation, register
+from bot.core.actions import ForIncident, PageButton
+from bot.core.errors import BadInput, Refused
 from bot.db.models import Incident
 from bot.domain.mentions import user_id_from_mention
-from bot.services import Services
+from bot.paging import escalate_modal
+from bot.paging.ladder import acknowledge, escalate, page_person
 from bot.slack.gateway import SlackError
-from bot.usecases.common import check_person, locked_incident
-from bot.usecases.errors import BadInput, Refused
-from bot.usecases.paging import acknowledge, escalate, start_page
-from bot.usecases.queries import incident_id_for_channel
-from bot.usecases.updates import post_update
-from bot.views import escalate_modal, update_modal
+from bot.updates import modal as update_modal
+from bot.updates.cadence import post_update
+from commands.clicks import Click
+from commands.context import Context
+from commands.registry import Invocation, register
 
 
-def _open_update_modal(services: Services, trigger_id: str, incident_id: int) -> None:
-    with services.db.unit_of_work() as session:
+def _open_update_modal(ctx: Context, trigger_id: str, incident_id: int) -> None:
+    with ctx.deps.db.unit_of_work() as session:
         incident = session.get_one(Incident, incident_id)
         status, severity = incident.status, incident.severity
-    minutes = int(services.timing.update_interval(severity).total_seconds() // 60) or 1
-    _open(services, trigger_id, update_modal.build(incident_id, status, minutes, services.config))
+    minutes = int(ctx.deps.timing.update_interval(severity).total_seconds() // 60) or 1
+    _open(ctx, trigger_id, update_modal.build(incident_id, status, minutes, ctx.deps.config))
 
 
-def _open(services: Services, trigger_id: str, view: dict[str, Any]) -> None:
+def _open_escalate_modal(ctx: Context, trigger_id: str, incident_id: int) -> None:
+    _open(ctx, trigger_id, escalate_modal.build(incident_id))
+
+
+def _open(ctx: Context, trigger_id: str, view: dict[str, Any]) -> None:
     try:
-        services.gateway.open_view(trigger_id, view)
+        ctx.gateway.open_view(trigger_id, view)
     except SlackError:
         pass  # an expired trigger: the person runs the command or clicks again
 
@@ -36,12 +41,12 @@ def _open(services: Services, trigger_id: str, view: dict[str, Any]) -> None:
 def run_update(invocation: Invocation) -> None:
     incident_id = invocation.incident_here()
     invocation.ack()
-    invocation.services.run_later(_open_update_modal, invocation.services, invocation.trigger_id, incident_id)
+    invocation.ctx.run_later(_open_update_modal, invocation.ctx, invocation.trigger_id, incident_id)
 
 
 @register("ack", "/incident ack", "acknowledge the page for this incident (stops the escalation ladder)")
 def run_ack(invocation: Invocation) -> None:
-    invocation.reply(acknowledge(invocation.services, invocation.incident_here(), invocation.user_id))
+    invocation.reply(acknowledge(invocation.ctx.deps, invocation.incident_here(), invocation.user_id))
 
 
 @register("page", "/incident page @user", "page one person, with the same acknowledge flow")
@@ -50,86 +55,76 @@ def run_page(invocation: Invocation) -> None:
     user = user_id_from_mention(words[0]) if len(words) == 1 else None
     if user is None:
         raise BadInput("Usage: `/incident page @user` (mention the person so Slack fills in who they are).")
-    services = invocation.services
     incident_id = invocation.incident_here()
-    check_person(services, user)
-    with services.db.unit_of_work() as session:
-        incident = locked_incident(session, incident_id)
-        line = start_page(services, session, incident, reason=f"paged by <@{invocation.user_id}>", actor=invocation.user_id, direct=[user])
-    services.run_later(services.outbox.drain, incident_id)
-    invocation.reply(line.replace("tier 1 of the *direct* ladder", f"<@{user}>"))
+    invocation.ack()  # who the person is needs Slack: answer once it has said
+    invocation.ctx.run_later(_page_and_answer, invocation, incident_id, user)
+
+
+def _page_and_answer(invocation: Invocation, incident_id: int, user: str) -> None:
+    try:
+        text = page_person(invocation.ctx.deps, incident_id, user, invocation.user_id)
+    except BadInput as problem:
+        text = f":x: {problem}"
+    invocation.reply_later(text)
 
 
 @register("escalate", "/incident escalate", "page the next tier now, with what you tried, observed and suspect")
 def run_escalate(invocation: Invocation) -> None:
     incident_id = invocation.incident_here()
     invocation.ack()
-    invocation.services.run_later(_open, invocation.services, invocation.trigger_id, escalate_modal.build(incident_id))
+    invocation.ctx.run_later(_open_escalate_modal, invocation.ctx, invocation.trigger_id, incident_id)
 
 
-def _clicked_incident(services: Services, body: dict[str, Any]) -> int:
-    value = (body["actions"][0].get("value") or "").split(":")[0]
-    channel = (body.get("channel") or {}).get("id")
-    if not value.isdigit() or channel is None or incident_id_for_channel(services.db, channel) != int(value):
-        raise BadInput("That button is not one sevbot made for this incident; nothing changed.")
-    return int(value)
-
-
-def _respond(services: Services, body: dict[str, Any], text: str) -> None:
-    if body.get("response_url"):
-        services.run_later(services.gateway.respond, body["response_url"], text)
-
-
-def _button_opening(open_modal: Callable[[Services, str, int], None]) -> Callable[[Services, dict[str, Any], Callable[..., Any]], None]:
+def _button_opening(open_modal: Callable[[Context, str, int], None]) -> Callable[[Context, dict[str, Any], Callable[..., Any]], None]:
     """A listener for a button whose only job is to open a modal for the incident it names."""
-    def listener(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
+    def listener(ctx: Context, body: dict[str, Any], ack: Callable[..., Any]) -> None:
         ack()
+        click = Click.of(body)
         try:
-            incident_id = _clicked_incident(services, body)
+            value = click.for_this_channel(ctx, ForIncident)
         except BadInput as problem:
-            _respond(services, body, f":x: {problem}")
+            click.answer(ctx, f":x: {problem}")
             return
-        services.run_later(open_modal, services, body["trigger_id"], incident_id)
+        ctx.run_later(open_modal, ctx, click.trigger_id, value.incident_id)
 
     return listener
 
 
 on_open_update = _button_opening(_open_update_modal)
-on_open_escalate = _button_opening(lambda services, trigger_id, incident_id: _open(services, trigger_id, escalate_modal.build(incident_id)))
+on_open_escalate = _button_opening(_open_escalate_modal)
 
 
-def on_page_ack(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
-    """Clicked in the page DM: the value names the incident and the page."""
+def on_page_ack(ctx: Context, body: dict[str, Any], ack: Callable[..., Any]) -> None:
+    """Clicked in the page DM: the value names the incident and the page (the page row is the check)."""
     ack()
-    incident, _, page = (body["actions"][0].get("value") or "").partition(":")
+    click = Click.of(body)
     try:
-        if not incident.isdigit() or not page.isdigit():
-            raise BadInput("That button is not one sevbot made; nothing changed.")
-        text = acknowledge(services, int(incident), body["user"]["id"], page_id=int(page))
+        value = click.value(PageButton)
+        text = acknowledge(ctx.deps, value.incident_id, click.user_id, page_id=value.page_id)
     except (BadInput, Refused) as problem:
         text = f":x: {problem}"
-    _respond(services, body, text)
+    click.answer(ctx, text)
 
 
-def on_update_submit(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
+def on_update_submit(ctx: Context, body: dict[str, Any], ack: Callable[..., Any]) -> None:
     form = update_modal.read(body["view"])
-    problems = update_modal.errors(form, services.config)
+    problems = update_modal.errors(form, ctx.deps.config)
     if problems:
         ack(response_action="errors", errors=problems)
         return
     try:
-        post_update(services, form, body["user"]["id"])
+        post_update(ctx.deps, ctx.renderer, form, body["user"]["id"])
     except BadInput as problem:
         ack(response_action="errors", errors={update_modal.STATUS: str(problem)[:150]})
         return
     ack()
 
 
-def on_escalate_submit(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
+def on_escalate_submit(ctx: Context, body: dict[str, Any], ack: Callable[..., Any]) -> None:
     incident_id, context = escalate_modal.read(body["view"])
     problems = escalate_modal.errors(context)
     if problems:
         ack(response_action="errors", errors=problems)
         return
     ack()
-    services.run_later(escalate, services, incident_id, body["user"]["id"], context)
+    ctx.run_later(escalate, ctx.deps, incident_id, body["user"]["id"], context)

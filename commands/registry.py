@@ -5,15 +5,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.services import Services
-from bot.usecases.errors import BadInput, Refused
+from commands.context import Context
+from bot.core.errors import BadInput, Refused
+from bot.core.queries import incident_id_for_channel
+from bot.domain.text import escape_mrkdwn, truncate
 
 
 @dataclass(frozen=True)
 class Invocation:
     """One `/incident …` as Slack sent it; `ack` answers within Slack's 3 s (ephemeral by default)."""
 
-    services: Services
+    ctx: Context
     args: str
     user_id: str
     channel_id: str
@@ -24,12 +26,14 @@ class Invocation:
     def reply(self, text: str) -> None:
         self.ack(text=text, response_type="ephemeral")
 
+    def reply_later(self, text: str) -> None:
+        """A private answer after the ack (for work that has to ask Slack first), through the command's response_url."""
+        if self.response_url:
+            self.ctx.gateway.respond(self.response_url, text)
+
     def incident_here(self) -> int:
         """The incident whose channel this command was typed in, or a BadInput that says where to go."""
-        from bot.usecases.errors import BadInput
-        from bot.usecases.queries import incident_id_for_channel
-
-        incident_id = incident_id_for_channel(self.services.db, self.channel_id)
+        incident_id = incident_id_for_channel(self.ctx.deps.db, self.channel_id)
         if incident_id is None:
             raise BadInput("Run this in an incident's channel (`/incident list` shows them).")
         return incident_id
@@ -63,11 +67,11 @@ def help_text(intro: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def dispatch(services: Services, body: dict[str, Any], ack: Callable[..., Any]) -> None:
+def dispatch(ctx: Context, body: dict[str, Any], ack: Callable[..., Any]) -> None:
     text = (body.get("text") or "").strip()
     verb, _, rest = text.partition(" ")
     invocation = Invocation(
-        services=services,
+        ctx=ctx,
         args=rest.strip(),
         user_id=body["user_id"],
         channel_id=body.get("channel_id", ""),
@@ -77,8 +81,6 @@ def dispatch(services: Services, body: dict[str, Any], ack: Callable[..., Any]) 
     )
     sub = REGISTRY.get(verb.lower())
     if sub is None:
-        from bot.domain.text import escape_mrkdwn, truncate
-
         intro = f"I don't know `/incident {escape_mrkdwn(truncate(verb, 40))}`." if verb else None
         invocation.reply(help_text(intro))
         return

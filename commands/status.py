@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from commands.registry import Invocation, register
+from bot.domain.incident import human_id
 from bot.domain.text import one_line, truncate
-from bot.usecases.errors import BadInput
-from bot.usecases.notes import add_note
-from bot.usecases.queries import latest_events
-from bot.usecases.status import reopen, set_severity, set_status
+from bot.core.errors import BadInput
+from bot.timeline.notes import add_note
+from bot.core.queries import latest_events
+from bot.status.change import reopen, set_severity, set_status
 
 TIMELINE_SHOWN = 15
 
@@ -15,15 +16,15 @@ TIMELINE_SHOWN = 15
 def run_status(invocation: Invocation) -> None:
     status, _, note = invocation.args.partition(" ")
     if not status:
-        raise BadInput(f"Usage: `/incident status <status> [note]`. Statuses: {', '.join(invocation.services.config.statuses)}.")
+        raise BadInput(f"Usage: `/incident status <status> [note]`. Statuses: {', '.join(invocation.ctx.deps.config.statuses)}.")
     incident_id = invocation.incident_here()
-    invocation.reply(set_status(invocation.services, incident_id, status, note.strip() or None, invocation.user_id))
+    invocation.reply(set_status(invocation.ctx.deps, incident_id, status, note.strip() or None, invocation.user_id))
 
 
 @register("reopen", "/incident reopen [reason]", "reopen a resolved incident (updates resume)")
 def run_reopen(invocation: Invocation) -> None:
     incident_id = invocation.incident_here()
-    invocation.reply(reopen(invocation.services, incident_id, invocation.args.strip() or None, invocation.user_id))
+    invocation.reply(reopen(invocation.ctx.deps, incident_id, invocation.args.strip() or None, invocation.user_id))
 
 
 @register("sev", "/incident sev <sev0-3> [reason]", "change the severity (raising to a paging level pages on-call)")
@@ -32,20 +33,20 @@ def run_severity(invocation: Invocation) -> None:
     if not level:
         raise BadInput("Usage: `/incident sev <sev0-3|p0-3> [reason]`.")
     incident_id = invocation.incident_here()
-    invocation.reply(set_severity(invocation.services, incident_id, level, reason.strip() or None, invocation.user_id))
+    invocation.reply(set_severity(invocation.ctx.deps, incident_id, level, reason.strip() or None, invocation.user_id))
 
 
 @register("note", "/incident note <text>", "add a note to the timeline")
 def run_note(invocation: Invocation) -> None:
     incident_id = invocation.incident_here()
-    invocation.reply(add_note(invocation.services, incident_id, invocation.args, invocation.user_id))
+    invocation.reply(add_note(invocation.ctx.deps, incident_id, invocation.args, invocation.user_id))
 
 
 @register("timeline", "/incident timeline", f"the latest {TIMELINE_SHOWN} timeline events (only you see them)")
 def run_timeline(invocation: Invocation) -> None:
     incident_id = invocation.incident_here()
-    events = latest_events(invocation.services.db, incident_id, TIMELINE_SHOWN)
-    lines = [f"*INC-{incident_id} timeline (latest {len(events)})*"]
+    events = latest_events(invocation.ctx.deps.db, incident_id, TIMELINE_SHOWN)
+    lines = [f"*{human_id(incident_id)} timeline (latest {len(events)})*"]
     for event in events:
         who = "sevbot" if event.actor == "sevbot" else f"<@{event.actor}>"
         summary = truncate(one_line(event.summary), 200)  # summaries are stored escaped

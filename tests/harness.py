@@ -48,7 +48,7 @@ class Bot:
 
     @property
     def db(self):  # type: ignore[no-untyped-def]
-        return self.runtime.services.db
+        return self.runtime.deps.db
 
     def incidents(self) -> list[Incident]:
         with self.db.unit_of_work() as session:
@@ -70,7 +70,22 @@ class Bot:
 
         with self.db.unit_of_work() as session:
             for timer in session.query(Timer).filter(Timer.kind == kind, Timer.done_at.is_(None)):
-                timer.due_at = self.runtime.services.clock.now() - timedelta(seconds=1)
+                timer.due_at = self.runtime.deps.clock.now() - timedelta(seconds=1)
+
+    def say(self, user: str, text: str, channel: str) -> str:
+        """`/incident <text>` as `user` in `channel`: the private answer, whether it came with the ack or (for commands
+        that must ask Slack first, like `ic` and `assign`) through the command's response_url just after."""
+        answer = self.slack.slash_command(user, text, channel_id=channel)
+        assert answer.status == 200, answer.text
+        if answer.text.strip():
+            body = answer.json()
+            assert body["response_type"] == "ephemeral"
+            return str(body["text"])
+        assert answer.payload is not None
+        token = answer.payload["response_url"].rstrip("/").rsplit("/", 1)[-1]
+        post = wait_for(lambda: next((p for p in self.sim.workspace.response_posts if p.token == token), None),
+                        what=f"the answer to /incident {text[:30]}")
+        return str(post.body["text"])
 
     def wait_provisioned(self, incident_id: int, timeout: float = 10.0) -> Incident:
         return wait_for(lambda: (i := self.incident(incident_id)) and i.provisioned_at is not None and i, timeout, f"INC-{incident_id} provisioned")

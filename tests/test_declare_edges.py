@@ -70,7 +70,7 @@ def test_a_step_that_keeps_failing_is_reported_and_finished_by_the_sweep(bot: Bo
     assert any(e.kind == "provisioning_failed" for e in bot.timeline(1))
 
     bot.sim.clear_faults()
-    provisioner = bot.runtime.services.provisioner
+    provisioner = bot.runtime.core.provisioner
     provisioner.retry_after_failure = provisioner.retry_after_failure * 0
     with bot.db.unit_of_work() as session:  # the retry pause has passed
         from bot.db.models import Incident
@@ -98,7 +98,7 @@ def test_a_crash_after_slack_created_the_channel_adopts_it(sqlite_bot: Bot) -> N
         row = session.get_one(Incident, 1)
         row.channel_id, row.provision_lease_until = None, None
     bot.sim.clear_faults()
-    assert [o.done for o in bot.runtime.services.provisioner.sweep()] == [True]
+    assert [o.done for o in bot.runtime.core.provisioner.sweep()] == [True]
     assert bot.incident(1).channel_id == created.channel_id
     assert len(_channels_named_like(bot, "sev2-")) == 1
 

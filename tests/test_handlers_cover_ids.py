@@ -44,7 +44,7 @@ def _walk_everything(bot: Bot) -> None:
     wait_for(lambda: len(bot.sim.workspace.views) == 5, what="update and escalate modals open")
     for kind in ("update_reminder", "runbook_check"):
         bot.make_due(kind)
-    bot.runtime.ticker.tick()
+    bot.runtime.core.scheduler.tick()
     wait_for(lambda: "open_update_modal" in str(bot.sim.workspace.messages(incident.channel_id))
              and "open_escalate_modal" in str(bot.sim.workspace.messages(incident.channel_id)), what="reminder and 15-minute prompt")
     wait_for(lambda: any("page_acknowledge" in str(m.blocks) for m in bot.sim.workspace.all_messages()), what="page DMs")
@@ -68,7 +68,12 @@ def _walk_everything(bot: Bot) -> None:
             assert response.status == 200, f"no listener for action {action_id!r} (HTTP {response.status})"
             clicked.add(action_id)
             touched.add((message.ts, block_id))
+            if action_id == ActionId.TAKE_COMMAND:  # Sam takes command after the ack; Resolve… is the IC's to press
+                wait_for(lambda: any(e.kind == "role_assigned" and e.data.get("user") == "U0L2" for e in bot.timeline(1)),
+                         what="Sam in command")
     callbacks: set[str] = set()
+    # Buttons that open a modal answer first and open it just after: let the last of them (Resolve…) land.
+    wait_for(lambda: any(v.view.get("callback_id") == CallbackId.RESOLVE_MODAL for v in ws.views.values()), what="the resolve modal open")
     for view in list(ws.views.values()):
         for block_id, element in _action_elements(view.view.get("blocks") or []):
             if (next(b for b in view.view["blocks"] if b.get("block_id") == block_id)).get("dispatch_action"):

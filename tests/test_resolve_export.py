@@ -11,7 +11,7 @@ import pytest
 
 from bot.db.models import OutboxItem
 from bot.render import Renderer
-from bot.usecases.export import build_document, render_markdown
+from bot.resolve.export import build_document, render_markdown
 from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
 from tests.test_cli import SEVBOT, _env
 
@@ -27,7 +27,7 @@ def _settled(bot: Bot) -> None:
 
 
 def _say(bot: Bot, user: str, channel: str, text: str) -> str:
-    return bot.slack.slash_command(user, text, channel_id=channel).json().get("text", "")
+    return bot.say(user, text, channel)
 
 
 def _resolve_view(bot: Bot, user: str, channel: str):  # type: ignore[no-untyped-def]
@@ -90,7 +90,7 @@ def test_resolve_validates_then_stops_the_clocks_and_tells_everyone(bot: Bot, cl
     assert any("INC-1 resolved" in m.text and "47m" in m.text for m in bot.sim.workspace.messages("C0STAKE"))
     # reminders and pages stopped
     clock.advance(hours=2)
-    bot.runtime.ticker.tick()
+    bot.runtime.core.scheduler.tick()
     kinds = [e.kind for e in bot.timeline(1)]
     assert "update_reminder" not in kinds and "page_escalated" not in kinds
     assert "already resolved" in _say(bot, "U0L1", channel, "resolve")
@@ -107,18 +107,18 @@ def test_followups_postmortem_reminder_and_link(bot: Bot, clock: FakeClock) -> N
     bot.slack.submit_view("U0L1", view.id, _fill())
     wait_for(lambda: bot.incident(1).status == "resolved", what="resolved")
     clock.advance(hours=23)
-    bot.runtime.ticker.tick()
+    bot.runtime.core.scheduler.tick()
     clock.advance(hours=1)
-    bot.runtime.ticker.tick()
+    bot.runtime.core.scheduler.tick()
     clock.advance(hours=24)
-    bot.runtime.ticker.tick()
+    bot.runtime.core.scheduler.tick()
     _settled(bot)
     dm = bot.sim.workspace.dm_channel("U0L1")
     assert sum("blameless postmortem is due" in m.text for m in bot.sim.workspace.messages(dm.id)) == 2, "repeated, daily"
     assert "Give the postmortem's link" in _say(bot, "U0L1", channel, "postmortem not-a-link")
     assert "Postmortem recorded" in _say(bot, "U0L1", channel, "postmortem https://docs.example.com/pm/inc-1")
     clock.advance(hours=48)
-    bot.runtime.ticker.tick()
+    bot.runtime.core.scheduler.tick()
     _settled(bot)
     assert sum("blameless postmortem is due" in m.text for m in bot.sim.workspace.messages(dm.id)) == 2
     assert "nothing to reopen" in _say(bot, "U0L1", channel, "reopen") or bot.incident(1).status == "investigating"
@@ -132,7 +132,7 @@ def test_channel_archived_days_after_resolve(tmp_path: Path, clock: FakeClock) -
         bot.slack.submit_view("U0L1", view.id, _fill())
         wait_for(lambda: bot.incident(1).status == "resolved", what="resolved")
         clock.advance(days=2)
-        bot.runtime.ticker.tick()
+        bot.runtime.core.scheduler.tick()
         _settled(bot)
         assert bot.sim.workspace.channels[channel].is_archived
 
@@ -192,8 +192,8 @@ def test_golden_markdown_export_and_json_round_trip(tmp_path: Path) -> None:
     clock = FakeClock(START)
     with running_bot(f"sqlite:///{tmp_path / 'g.db'}", paging_config(), clock=clock) as bot:
         _scripted_incident(bot, clock)
-        services = bot.runtime.services
-        document = build_document(services.db, services.config, 1)
+        deps = bot.runtime.deps
+        document = build_document(deps.db, deps.config, 1)
         markdown = render_markdown(Renderer(), document)
     if not GOLDEN.exists():  # first run writes it for review; committed, it is the contract
         GOLDEN.write_text(markdown)

@@ -18,11 +18,7 @@ def _declared(bot: Bot, text: str = "declare sev2 Checkout slow") -> tuple[int, 
 
 
 def _say(bot: Bot, user: str, channel: str, text: str) -> str:
-    answer = bot.slack.slash_command(user, text, channel_id=channel)
-    assert answer.status == 200
-    body = answer.json()
-    assert body["response_type"] == "ephemeral"
-    return body["text"]
+    return bot.say(user, text, channel)
 
 
 def _outbox_settled(bot: Bot) -> None:
@@ -103,14 +99,43 @@ def test_role_picker_opens_a_modal_and_assigns(sqlite_bot: Bot) -> None:
     bot = sqlite_bot
     incident_id, channel = _declared(bot)
     card = _card(bot, incident_id)
-    assert bot.slack.click("U0L1", channel, card.ts, ActionId.PICK_ROLE, value=f"{incident_id}:scribe").status == 200
-    view = wait_for(lambda: next((v for v in bot.sim.workspace.views.values() if v.view.get("callback_id") == CallbackId.ASSIGN_ROLE), None), what="role modal")
-    answer = bot.slack.submit_view("U0L1", view.id, {"assign_role_user": {ActionId.ASSIGN_ROLE_USER: "U0GONE"}}).json()
-    assert answer["response_action"] == "errors" and "deactivated" in answer["errors"]["assign_role_user"]
-    assert "<@" not in answer["errors"]["assign_role_user"] and "@gone" in answer["errors"]["assign_role_user"]
-    assert bot.slack.submit_view("U0L1", view.id, {"assign_role_user": {ActionId.ASSIGN_ROLE_USER: "U0EXEC"}}).status == 200
+
+    def open_picker() -> str:
+        before = {v.id for v in bot.sim.workspace.views.values()}
+        assert bot.slack.click("U0L1", channel, card.ts, ActionId.PICK_ROLE, value=f"{incident_id}:scribe").status == 200
+        return wait_for(lambda: next((v.id for v in bot.sim.workspace.views.values()
+                                      if v.view.get("callback_id") == CallbackId.ASSIGN_ROLE and v.id not in before), None), what="role modal")
+
+    # Whether the person is active needs Slack: the form closes at once, the answer comes privately, nothing is recorded.
+    submitted = bot.slack.submit_view("U0L1", open_picker(), {"assign_role_user": {ActionId.ASSIGN_ROLE_USER: "U0GONE"}})
+    assert submitted.status == 200 and not submitted.text.strip()
+    told = wait_for(lambda: next((e for e in bot.sim.workspace.ephemerals if e.user == "U0L1" and "deactivated" in e.text), None),
+                    what="the deactivated person refused")
+    assert told.channel == channel
+    assert not [e for e in bot.timeline(incident_id) if e.kind == "role_assigned" and e.data.get("role") == "scribe"]
+    assert bot.slack.submit_view("U0L1", open_picker(), {"assign_role_user": {ActionId.ASSIGN_ROLE_USER: "U0EXEC"}}).status == 200
+    wait_for(lambda: any(e.kind == "role_assigned" and e.data.get("role") == "scribe" for e in bot.timeline(incident_id)), what="scribe assigned")
     _outbox_settled(bot)
     assert "Scribe: <@U0EXEC>" in str(_card(bot, incident_id).blocks)
+
+
+def test_role_modal_refusal_needs_no_slack_and_names_no_raw_mention(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A permission refusal is known before the ack: a field error in plain text (no <@U…> or <!subteam^…>)."""
+    from bot.config import Permissions
+
+    config = incident_config(permissions=Permissions(hand_over_ic=("ic", "S0ONCALL")))
+    with running_bot(f"sqlite:///{tmp_path / 's.db'}", config) as bot:
+        incident_id, channel = _declared(bot)
+        card = _card(bot, incident_id)
+        bot.slack.click("U0EXEC", channel, card.ts, ActionId.PICK_ROLE, value=f"{incident_id}:ic")
+        view = wait_for(lambda: next((v.id for v in bot.sim.workspace.views.values() if v.view.get("callback_id") == CallbackId.ASSIGN_ROLE), None),
+                        what="role modal")
+        calls = len(bot.sim.calls)
+        answer = bot.slack.submit_view("U0EXEC", view, {"assign_role_user": {ActionId.ASSIGN_ROLE_USER: "U0EXEC"}}).json()
+        error = answer["errors"]["assign_role_user"]
+        assert answer["response_action"] == "errors" and "Only the Incident Commander or" in error
+        assert "<@" not in error and "<!subteam" not in error
+        assert len(bot.sim.calls) == calls, "the refusal asked Slack nothing"
 
 
 def test_forged_and_stale_buttons_change_nothing(sqlite_bot: Bot) -> None:
@@ -214,18 +239,30 @@ def test_pins_and_pin_reactions_join_the_timeline_once(bot: Bot) -> None:
     assert bot.slack.event(reaction, event_id="Ev1", retry_num=1).status == 200  # Slack's retry
     assert bot.slack.event(reaction, event_id="Ev2").status == 200  # a duplicate delivery
     assert bot.slack.event({**reaction, "reaction": "eyes"}, event_id="Ev3").status == 200  # not the pin reaction
-    pinned = [e for e in bot.timeline(incident_id) if e.kind == "pinned_message"]
-    assert len(pinned) == 1
-    assert pinned[0].data["author"] == "U0L2" and "p99 latency" in pinned[0].data["text"] and pinned[0].data["permalink"].startswith("https://")
+
+    # Reading the message asks Slack, so events are worked on after they are answered: wait for each to land.
+    def pinned() -> list:  # type: ignore[type-arg]
+        return [e for e in bot.timeline(incident_id) if e.kind == "pinned_message"]
+
+    def sources() -> set[str]:
+        return {s for e in pinned() for s in e.data.get("sources", [])}
+
+    wait_for(lambda: pinned(), what="the pinned message on the timeline")
+    _outbox_settled(bot)
+    entries = pinned()
+    assert len(entries) == 1
+    assert entries[0].data["author"] == "U0L2" and "p99 latency" in entries[0].data["text"] and entries[0].data["permalink"].startswith("https://")
 
     pin = {"type": "pin_added", "user": "U0IC", "channel_id": channel,
            "item": {"type": "message", "channel": channel, "message": {"type": "message", "user": "U0L2", "text": message.text, "ts": message.ts}}}
     bot.slack.event(pin, event_id="Ev4")
-    assert len([e for e in bot.timeline(incident_id) if e.kind == "pinned_message"]) == 1
+    wait_for(lambda: "pin" in sources(), what="the pin counted")
+    assert len(pinned()) == 1
     bot.slack.event({**reaction, "type": "reaction_removed"}, event_id="Ev5")
-    assert len([e for e in bot.timeline(incident_id) if e.kind == "pinned_message"]) == 1, "still pinned"
+    wait_for(lambda: sources() == {"pin"}, what="the reaction taken off")
+    assert len(pinned()) == 1, "still pinned"
     bot.slack.event({**pin, "type": "pin_removed"}, event_id="Ev6")
-    assert [e for e in bot.timeline(incident_id) if e.kind == "pinned_message"] == []
+    wait_for(lambda: pinned() == [], what="the last pin removed")
 
 
 def test_a_post_retried_after_a_crash_is_not_posted_twice(sqlite_bot: Bot) -> None:
@@ -239,7 +276,7 @@ def test_a_post_retried_after_a_crash_is_not_posted_twice(sqlite_bot: Bot) -> No
     with bot.db.unit_of_work() as session:  # as if we died right after Slack answered
         for item in session.query(OutboxItem).filter(OutboxItem.kind == "post"):
             item.done_at, item.lease_until, item.result = None, None, None
-    bot.runtime.services.outbox.drain()
+    bot.runtime.core.outbox.drain()
     assert [m for m in bot.sim.workspace.messages("C0STAKE") if "identified" in m.text] == posted
     with bot.db.unit_of_work() as session:
         results = [item.result for item in session.query(OutboxItem).filter(OutboxItem.kind == "post")]

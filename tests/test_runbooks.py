@@ -167,7 +167,7 @@ def test_sixty_steps_stay_within_block_kit_and_finish(tmp_path: Path) -> None:
         parts = wait_for(lambda: (p := [m for m in bot.sim.workspace.messages(channel) if "📋" in str(m.blocks)]) and len(p) == 4 and p, what="4 parts")
         assert all(len(m.blocks) <= 50 for m in parts)
         # snapshot: changing the loaded runbook now does not change the running checklist
-        bot.runtime.services.runbooks.runbooks.clear()
+        bot.runtime.core.runbooks.runbooks.clear()
         for part_index, part in enumerate(parts):
             for n in range(part_index * 15 + 1, part_index * 15 + 16):
                 bot.slack.click("U0L2", channel, part.ts, ActionId.RUNBOOK_STEP_DONE, block_id=f"rb1-{n}")

@@ -30,7 +30,7 @@ def _settled(bot: Bot) -> None:
 
 
 def _tick(bot: Bot) -> None:
-    bot.runtime.ticker.tick()
+    bot.runtime.core.scheduler.tick()
     _settled(bot)
 
 
@@ -128,7 +128,7 @@ def test_resolve_mid_ladder_stops_everything_and_reopen_resumes_updates(paging_b
 def test_reminders_keep_coming_and_the_ic_hears_after_two_misses(paging_bot: Bot, clock: FakeClock) -> None:
     bot = paging_bot
     incident_id, channel = _declare(bot, "declare sev2 Search slow")  # sev2: 30 min cadence, no page
-    bot.slack.slash_command("U0L1", "assign comms <@U0EXEC>", channel_id=channel)
+    assert "is now Communications Lead" in bot.say("U0L1", "assign comms <@U0EXEC>", channel)
     clock.advance(minutes=29)
     _tick(bot)
     assert "update_reminder" not in _kinds(bot, incident_id)
@@ -185,8 +185,9 @@ def test_running_escalation_keeps_its_snapshot(paging_bot: Bot, clock: FakeClock
 
     bot = paging_bot
     _declare(bot)
-    services = bot.runtime.services
-    services.config = services.config.model_copy(update={"escalation_policies": {"default": EscalationPolicy(tiers=(Tier(targets=("U0EXEC",)),))}})
+    deps = bot.runtime.deps
+    # The policy file edited after the page started (Deps is frozen; this stands in for a reload).
+    object.__setattr__(deps, "config", deps.config.model_copy(update={"escalation_policies": {"default": EscalationPolicy(tiers=(Tier(targets=("U0EXEC",)),))}}))
     clock.advance(minutes=5)
     _tick(bot)
     assert any("tier 2" in t for t in _dm_texts(bot, "U0L2")) and not _dm_texts(bot, "U0EXEC")
@@ -219,12 +220,13 @@ def test_escalate_pages_the_next_tier_with_context(paging_bot: Bot) -> None:
 def test_direct_page_and_undeliverable_pages_are_reported(paging_bot: Bot) -> None:
     bot = paging_bot
     incident_id, channel = _declare(bot, "declare sev2 Search slow")
-    assert "deactivated" in bot.slack.slash_command("U0L1", "page <@U0GONE>", channel_id=channel).json()["text"]
-    bot.slack.slash_command("U0L1", "page <@U0EXEC>", channel_id=channel)
+    assert "deactivated" in bot.say("U0L1", "page <@U0GONE>", channel)
+    assert "paged" not in _kinds(bot, incident_id), "nobody was paged: Slack said the person is deactivated"
+    assert "Paging <@U0EXEC>" in bot.say("U0L1", "page <@U0EXEC>", channel)
     _settled(bot)
     assert any("You are paged for INC-1" in t for t in _dm_texts(bot, "U0EXEC"))
     bot.sim.inject("chat.postMessage", error="channel_not_found", when=lambda args: args.get("channel") == "U0EXEC")
-    bot.slack.slash_command("U0L1", "page <@U0EXEC>", channel_id=channel)
+    assert "Paging <@U0EXEC>" in bot.say("U0L1", "page <@U0EXEC>", channel)
     _settled(bot)
     assert any("Could not reach <@U0EXEC>" in m.text for m in bot.sim.workspace.messages(channel))
     assert "page_undelivered" in _kinds(bot, incident_id)

@@ -79,9 +79,9 @@ def _deliver_leftovers(url: str, sim: SlackSimulator) -> None:
                              slack_api_url=sim.api_url, sevbot_port=0)
     runtime = Runtime.create(settings, paging_config(), sweep_seconds=3600, tick_seconds=3600)
     try:
-        with runtime.services.db.unit_of_work() as session:
+        with runtime.deps.db.unit_of_work() as session:
             session.execute(text("UPDATE outbox SET lease_until = NULL WHERE done_at IS NULL"))
-        runtime.services.outbox.drain(limit=10_000)
+        runtime.core.outbox.drain(limit=10_000)
     finally:
         runtime.stop()
 

@@ -9,7 +9,7 @@ from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.db.models import Incident, TimelineEvent
 from bot.settings import load_settings
-from bot.timeline import record, record_keyed
+from bot.core.timeline import record, record_keyed
 
 
 def test_keyed_events_are_recorded_once(database_url: str) -> None:

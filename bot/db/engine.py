@@ -1,13 +1,30 @@
-"""Engine creation and the unit of work: one transaction per use-case step."""
+"""Engine creation and the unit of work: one transaction per use-case step, which starts delivery of the Slack
+effects it queued as soon as it commits."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 import threading
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+
+# session.info key: the incidents whose Slack effects this transaction queued (None for effects of no incident).
+QUEUED_FOR = "sevbot_queued_for"
+# Called after a commit that queued Slack effects, with the incidents they belong to.
+AfterCommit = Callable[[frozenset[int | None]], None]
+
+
+def note_queued(session: Session, incident_id: int | None) -> None:
+    """Say that this transaction queued a Slack effect, so its commit starts delivery (see Database.unit_of_work)."""
+    session.info.setdefault(QUEUED_FOR, set()).add(incident_id)
+
+
+def queued_in(session: Session) -> bool:
+    """Whether this transaction has queued a Slack effect so far."""
+    return bool(session.info.get(QUEUED_FOR))
 
 
 def make_engine(url: str) -> Engine:
@@ -31,6 +48,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """Owns the engine; `unit_of_work()` commits on success and rolls back on any error.
 
+    When a unit of work that queued Slack effects commits, `after_commit` (set by the composition root to start
+    delivery) is called with the incidents they belong to: no use case has to remember to start it.
+
     SQLite has one writer at a time and makes the others poll with growing sleeps (up to 100 ms each), which
     wrecks latency under concurrency. One process per SQLite file is the supported shape, so a process-wide lock
     queues our own transactions instead: each waits only for the short transaction ahead of it.
@@ -41,19 +61,11 @@ class Database:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock: threading.RLock | None = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self.after_commit: AfterCommit | None = None
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
-
-    @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        if self._write_lock is None:
-            with self._session() as session:
-                yield session
-            return
-        with self._write_lock, self._session() as session:
-            yield session
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -68,6 +80,21 @@ class Database:
             return
         with self._write_lock, self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        queued: frozenset[int | None] = frozenset()
+        if self._write_lock is None:
+            with self._session() as session:
+                yield session
+                queued = frozenset(session.info.get(QUEUED_FOR, ()))
+        else:
+            with self._write_lock, self._session() as session:
+                yield session
+                queued = frozenset(session.info.get(QUEUED_FOR, ()))
+        # Committed (an exception would have skipped this): deliver outside the SQLite write lock.
+        if queued and self.after_commit is not None:
+            self.after_commit(queued)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

@@ -31,3 +31,8 @@ def suggested_minimum(scope: str | None, service: str | None, config: IncidentCo
     if scope == "all" and config.is_critical(service):
         return "sev1" if "sev1" in config.severities else None
     return None
+
+
+def severity_label(config: IncidentConfig, key: str) -> str:
+    """`SEV1 · High` for a configured severity; an unknown key (from an older policy file) shown as it is."""
+    return config.severities[key].label if key in config.severities else key.upper()

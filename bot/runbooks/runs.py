@@ -16,14 +16,21 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.incident import human_id
 from bot.db.models import Incident, RunbookRun, RunbookStepState
 from bot.domain.text import escape_mrkdwn, truncate
-from bot.outbox import enqueue
+from bot.core.outbox import enqueue
 from bot.runbooks.model import Runbook
-from bot.services import Services
-from bot.timeline import record
-from bot.usecases.common import locked_incident
-from bot.usecases.errors import BadInput, Refused
+from bot.core.actions import StepButton
+from bot.core.deps import Deps
+from bot.db.engine import Database
+from bot.render import Renderer
+from bot.runbooks.registry import RunbookRegistry
+from bot.runbooks.watch import arm_runbook_check
+from bot.slack.gateway import SlackGateway
+from bot.core.timeline import record
+from bot.core.incident import locked_incident
+from bot.core.errors import BadInput, Refused
 
 STEPS_PER_MESSAGE = 15  # 2 blocks a step + header and progress: well inside Block Kit's 50 blocks
 STATES = {"done": "Done", "skip": "Skipped", "failed": "Failed"}
@@ -87,47 +94,44 @@ def load_run(session: Any, run_id: int) -> RunView:
                    tuple(run.message_ts or ()), tuple(run.message_hashes or ()), run.version, run.synced_version, channel)
 
 
-def start_runbook(services: Services, incident_id: int, name: str, actor: str) -> str:
-    runbook = services.runbooks.get(name)
+def start_runbook(deps: Deps, runbooks: RunbookRegistry, incident_id: int, name: str, actor: str) -> str:
+    runbook = runbooks.get(name)
     if runbook is None:
-        names = ", ".join(f"`{n}`" for n in services.runbooks.runbooks) or "none"
+        names = ", ".join(f"`{n}`" for n in runbooks.runbooks) or "none"
         raise BadInput(f"There is no runbook `{escape_mrkdwn(truncate(name, 60))}`. Runbooks: {names}.")
-    now = services.clock.now()
+    now = deps.clock.now()
     try:
-        with services.db.unit_of_work() as session:
+        with deps.db.unit_of_work() as session:
             incident = locked_incident(session, incident_id)
             live = session.scalar(select(RunbookRun.id).where(
                 RunbookRun.incident_id == incident_id, RunbookRun.name == name, RunbookRun.completed_at.is_(None)))
             if live is not None:
-                raise BadInput(f"*{escape_mrkdwn(runbook.title)}* is already running on INC-{incident_id}; its checklist is in the channel.")
+                raise BadInput(f"*{escape_mrkdwn(runbook.title)}* is already running on {human_id(incident_id)}; its checklist is in the channel.")
             run = RunbookRun(incident_id=incident_id, name=runbook.name, title=runbook.title, snapshot=runbook.snapshot(),
                              started_by=actor, started_at=now, message_ts=[], message_hashes=[], version=1, synced_version=0)
             session.add(run)
             session.flush()
             for position in range(1, len(runbook.steps) + 1):
                 session.add(RunbookStepState(run_id=run.id, position=position, state="pending"))
-            from bot.usecases.runbook_watch import arm_runbook_check
-
-            arm_runbook_check(services, session, run)
+            arm_runbook_check(deps, session, run)
             record(session, incident_id, kind="runbook_started", actor=actor, at=now,
                    summary=f"Runbook started: {escape_mrkdwn(runbook.title)} ({len(runbook.steps)} steps)",
                    data={"run_id": run.id, "name": runbook.name})
             if incident.channel_id:
-                enqueue(session, services.clock, kind="runbook_sync", incident_id=incident_id, payload={"run_id": run.id},
+                enqueue(session, deps.clock, kind="runbook_sync", incident_id=incident_id, payload={"run_id": run.id},
                         dedupe_key=f"runbook:{run.id}:1")
     except IntegrityError:
         raise BadInput(f"*{escape_mrkdwn(runbook.title)}* was just started by someone else; its checklist is in the channel.") from None
-    services.run_later(services.outbox.drain, incident_id)
     return f":clipboard: Started *{escape_mrkdwn(runbook.title)}*: the checklist is being posted in the channel."
 
 
-def mark_step(services: Services, run_id: int, position: int, action: str, actor: str, *, channel_id: str) -> str:
+def mark_step(deps: Deps, run_id: int, position: int, action: str, actor: str, *, channel_id: str) -> str:
     """Done / Skip / Failed on one step; refuses a click for another channel, an unknown step, or a decided step."""
     state = ACTION_STATE.get(action)
     if state is None:
         raise BadInput("That button is not one sevbot made; nothing changed.")
-    now = services.clock.now()
-    with services.db.unit_of_work() as session:
+    now = deps.clock.now()
+    with deps.db.unit_of_work() as session:
         run = session.get(RunbookRun, run_id)
         incident_channel = session.scalar(select(Incident.channel_id).where(Incident.id == run.incident_id)) if run else None
         if run is None or incident_channel != channel_id:
@@ -153,10 +157,10 @@ def mark_step(services: Services, run_id: int, position: int, action: str, actor
         pending = session.scalar(select(func.count()).select_from(RunbookStepState).where(
             RunbookStepState.run_id == run_id, RunbookStepState.state == "pending"))
         run.version += 1
-        enqueue(session, services.clock, kind="runbook_sync", incident_id=run.incident_id, payload={"run_id": run_id},
+        enqueue(session, deps.clock, kind="runbook_sync", incident_id=run.incident_id, payload={"run_id": run_id},
                 dedupe_key=f"runbook:{run_id}:{run.version}")
         if state == "failed":
-            _escalation_prompt(services, session, run, position, channel_id)
+            _escalation_prompt(deps, session, run, position, channel_id)
         if pending == 0 and run.completed_at is None:
             run.completed_at = now
             counts = dict(session.execute(select(RunbookStepState.state, func.count()).where(
@@ -166,20 +170,18 @@ def mark_step(services: Services, run_id: int, position: int, action: str, actor
                        f"{counts.get('skipped', 0)} skipped, {counts.get('failed', 0)} failed, in {minutes} min")
             record(session, run.incident_id, kind="runbook_completed", actor=actor, at=now, summary=summary,
                    data={"run_id": run_id, **counts})
-            enqueue(session, services.clock, kind="post", incident_id=run.incident_id, dedupe_key=f"runbook:{run_id}:completed",
+            enqueue(session, deps.clock, kind="post", incident_id=run.incident_id, dedupe_key=f"runbook:{run_id}:completed",
                     payload={"channel": channel_id, "text": f":white_check_mark: {summary}."})
-        incident_id = run.incident_id
-    services.run_later(services.outbox.drain, incident_id)
     return f"Step {position} marked {state}."
 
 
-def add_failure_note(services: Services, run_id: int, position: int, note: str, actor: str) -> None:
+def add_failure_note(deps: Deps, run_id: int, position: int, note: str, actor: str) -> None:
     """The note given with a failed step: kept on the step, on the timeline, and under the escalation prompt."""
     note = note.strip()
     if not note:
         return
-    now = services.clock.now()
-    with services.db.unit_of_work() as session:
+    now = deps.clock.now()
+    with deps.db.unit_of_work() as session:
         step = session.scalar(select(RunbookStepState).where(RunbookStepState.run_id == run_id, RunbookStepState.position == position))
         run = session.get(RunbookRun, run_id)
         if step is None or run is None or step.state != "failed":
@@ -189,17 +191,15 @@ def add_failure_note(services: Services, run_id: int, position: int, note: str, 
         record(session, run.incident_id, kind="runbook_step_note", actor=actor, at=now,
                summary=f"{escape_mrkdwn(run.title)}, step {position} failed: {escape_mrkdwn(note[:2000])}",
                data={"run_id": run_id, "position": position, "note": note[:2000]})
-        enqueue(session, services.clock, kind="runbook_sync", incident_id=run.incident_id, payload={"run_id": run_id},
+        enqueue(session, deps.clock, kind="runbook_sync", incident_id=run.incident_id, payload={"run_id": run_id},
                 dedupe_key=f"runbook:{run_id}:{run.version}")
         channel = session.scalar(select(Incident.channel_id).where(Incident.id == run.incident_id))
         if channel:
-            enqueue(session, services.clock, kind="post", incident_id=run.incident_id, dedupe_key=f"runbook:{run_id}:note:{position}:{run.version}",
+            enqueue(session, deps.clock, kind="post", incident_id=run.incident_id, dedupe_key=f"runbook:{run_id}:note:{position}:{run.version}",
                     payload={"channel": channel, "text": f":memo: <@{actor}> on step {position} of {escape_mrkdwn(run.title)}: {escape_mrkdwn(note[:2000])}"})
-        incident_id = run.incident_id
-    services.run_later(services.outbox.drain, incident_id)
 
 
-def _escalation_prompt(services: Services, session: Any, run: RunbookRun, position: int, channel_id: str) -> None:
+def _escalation_prompt(deps: Deps, session: Any, run: RunbookRun, position: int, channel_id: str) -> None:
     """The seeds' escalation context: what was tried (steps done), what failed, and the note when one is given."""
     steps = run.snapshot["steps"]
     states = {s.position: s for s in session.scalars(select(RunbookStepState).where(RunbookStepState.run_id == run.id))}
@@ -214,9 +214,9 @@ def _escalation_prompt(services: Services, session: Any, run: RunbookRun, positi
         + (f"\n*Expected:* {escape_mrkdwn(failed['expected'])}" if failed.get("expected") else "")
         + "\n_Add what you observed and what you suspect in the note; page L2 with this context._"
     )
-    enqueue(session, services.clock, kind="post", incident_id=run.incident_id, dedupe_key=f"runbook:{run.id}:failed:{position}",
+    enqueue(session, deps.clock, kind="post", incident_id=run.incident_id, dedupe_key=f"runbook:{run.id}:failed:{position}",
             payload={"channel": channel_id, "text": text})
-    record(session, run.incident_id, kind="escalation_suggested", actor="sevbot", at=services.clock.now(),
+    record(session, run.incident_id, kind="escalation_suggested", actor="sevbot", at=deps.clock.now(),
            summary=f"Escalation suggested: step {position} of {escape_mrkdwn(run.title)} failed",
            data={"run_id": run.id, "position": position, "steps_done": [i for i in sorted(states) if states[i].state == "done"]})
 
@@ -224,15 +224,16 @@ def _escalation_prompt(services: Services, session: Any, run: RunbookRun, positi
 class RunbookMessages:
     """Posts and updates a run's message(s). Parts whose content did not change are not touched."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, db: Database, gateway: SlackGateway, renderer: Renderer) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.renderer = renderer
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
     def sync(self, run_id: int) -> dict[str, Any]:
-        services = self.services
         with self._locks[run_id]:
             for _ in range(5):
-                with services.db.unit_of_work() as session:
+                with self.db.unit_of_work() as session:
                     view = load_run(session, run_id)
                 if view.channel_id is None:
                     return {"skipped": "no channel yet"}
@@ -241,24 +242,24 @@ class RunbookMessages:
                 ts = list(view.message_ts) + [None] * (view.parts - len(view.message_ts))
                 hashes = list(view.message_hashes) + [None] * (view.parts - len(view.message_hashes))
                 for part in range(view.parts):
-                    blocks = services.renderer.blocks("runbook_part.json.j2", **part_context(view, part))
+                    blocks = self.renderer.blocks("runbook_part.json.j2", **part_context(view, part))
                     digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
                     text = f"Runbook: {view.title} ({view.counts()['pending']} steps left)"
                     if ts[part] is None:
-                        ts[part] = services.gateway.post_message(view.channel_id, text, blocks)
+                        ts[part] = self.gateway.post_message(view.channel_id, text, blocks)
                         hashes[part] = digest
                         self._store(run_id, ts, hashes)  # stored at once: a repeat must never post the part again
                     elif hashes[part] != digest:
-                        services.gateway.update_message(view.channel_id, ts[part], text, blocks)
+                        self.gateway.update_message(view.channel_id, ts[part], text, blocks)
                         hashes[part] = digest
                 self._store(run_id, ts, hashes)
-                with services.db.unit_of_work() as session:
+                with self.db.unit_of_work() as session:
                     session.execute(update(RunbookRun).where(RunbookRun.id == run_id, RunbookRun.synced_version < view.version)
                                     .values(synced_version=view.version).execution_options(synchronize_session=False))
             return {"version": view.version}
 
     def _store(self, run_id: int, ts: list[str | None], hashes: list[str | None]) -> None:
-        with self.services.db.unit_of_work() as session:
+        with self.db.unit_of_work() as session:
             session.execute(update(RunbookRun).where(RunbookRun.id == run_id)
                             .values(message_ts=list(ts), message_hashes=list(hashes)).execution_options(synchronize_session=False))
 
@@ -277,7 +278,7 @@ def part_context(view: RunView, part: int) -> dict[str, Any]:
         "complete": view.completed_at is not None,
         "started_by": view.started_by,
         "steps": [
-            {"position": s.position, "title": s.title, "detail": s.detail, "expected": s.expected, "state": s.state,
+            {"position": s.position, "value": StepButton(view.id, s.position).encode(), "title": s.title, "detail": s.detail, "expected": s.expected, "state": s.state,
              "actor": s.actor, "at": s.at, "note": s.note, "escalate": s.escalate_on_failure}
             for s in view.steps[first:first + STEPS_PER_MESSAGE]
         ],

@@ -1,22 +1,27 @@
-"""The scheduler tick: claim due timers in one transaction, run each through its use case, commit, then deliver.
+"""The scheduler tick: claim due timers in one transaction, run each through its feature's handler, commit, deliver.
 
 On PostgreSQL the claim uses FOR UPDATE SKIP LOCKED, so several `sevbot serve` replicas share the work and each
 timer fires exactly once; the fence on each row makes a stale or repeated run a no-op. On SQLite one process ticks.
+Each feature owns its timer kinds and registers their handlers with the composition root; the tick knows none.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from bot.db.models import Page, Timer
+from bot.clock import Clock
+from bot.db.engine import Database
+from bot.db.models import Timer
 from bot.scheduler import timers
-from bot.services import Services
 
 log = logging.getLogger(__name__)
 BATCH = 200
+
+# Runs inside the tick's transaction: re-arm or finish the timer, record, enqueue Slack effects.
+TimerHandler = Callable[[Session, Timer], None]
 
 
 @dataclass(frozen=True)
@@ -26,35 +31,29 @@ class TickResult:
 
 
 class Scheduler:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        from bot.usecases.paging import page_timed_out
-        from bot.usecases.resolve import archive_due, postmortem_due
-        from bot.usecases.runbook_watch import runbook_check_due
-        from bot.usecases.updates import reminder_due
-
-        self.handlers: dict[str, Callable[[Services, Session, Timer], None]] = {
-            timers.UPDATE_REMINDER: reminder_due,
-            timers.PAGE_STEP: lambda services, session, timer: self._page_step(session, timer, page_timed_out),
-            timers.RUNBOOK_CHECK: runbook_check_due,
-            timers.POSTMORTEM_REMINDER: postmortem_due,
-            timers.ARCHIVE_CHANNEL: archive_due,
-        }
+    def __init__(self, db: Database, clock: Clock, handlers: Mapping[str, TimerHandler],
+                 deliver_backlog: Callable[[], None], backlog_due: Callable[[], bool]) -> None:
+        self.db = db
+        self.clock = clock
+        self.handlers = dict(handlers)
+        self._deliver_backlog = deliver_backlog
+        self._backlog_due = backlog_due
 
     def tick(self) -> TickResult:
-        """Run everything due now (in batches), then hand the Slack effects to the outbox."""
+        """Run everything due now (in batches), then one delivery pass over the whole due backlog (the tick's commits
+        start delivery too, but a busy tick is better served by one pass than by one drain per incident)."""
         total: dict[str, int] = {}
         while True:
             fired = self._batch(total)
             if fired < BATCH:
                 break
-        if total or self.services.outbox.has_due():
-            self.services.deliver_backlog()
+        if total or self._backlog_due():
+            self._deliver_backlog()
         return TickResult(sum(total.values()), total)
 
     def _batch(self, total: dict[str, int]) -> int:
-        now = self.services.clock.now()
-        with self.services.db.unit_of_work() as session:
+        now = self.clock.now()
+        with self.db.unit_of_work() as session:
             due = timers.claim_due(session, now, BATCH)
             for timer in due:
                 handler = self.handlers.get(timer.kind)
@@ -62,15 +61,6 @@ class Scheduler:
                     log.error("timer %s has unknown kind %s; closing it", timer.id, timer.kind)
                     timer.done_at = now
                     continue
-                handler(self.services, session, timer)
+                handler(session, timer)
                 total[timer.kind] = total.get(timer.kind, 0) + 1
             return len(due)
-
-    def _page_step(self, session: Session, timer: Timer, page_timed_out: Callable[[Services, Session, Page], None]) -> None:
-        page = session.get(Page, timer.ref_id)
-        if page is None or page.state != "paging":
-            timer.done_at = self.services.clock.now()
-            return
-        timer.done_at = self.services.clock.now()  # the next tier arms a fresh timer
-        session.flush()
-        page_timed_out(self.services, session, page)

@@ -10,7 +10,7 @@ import logging
 import urllib.request
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.client import RemoteDisconnected
 from typing import Any
@@ -82,7 +82,10 @@ class SlackGateway:
         self._bot_user_id: str | None = None
         self._group_cache: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._user_cache: dict[str, tuple[float, UserInfo | None]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
+        # Set by the composition root: how to run a refresh off the caller's thread (a request must not wait on Slack).
+        self.refresh_later: Callable[..., None] | None = None
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
@@ -270,16 +273,35 @@ class SlackGateway:
         return str(self._call("chat.getPermalink", channel=channel_id, message_ts=ts)["permalink"])
 
     def usergroup_members(self, group_id: str) -> tuple[str, ...]:
-        """Members of a user group, cached for a few minutes: responders rarely change mid-incident."""
+        """Members of a user group, cached for a few minutes: responders rarely change mid-incident.
+
+        Once a group is known, an expired entry is answered from the older list while a refresh runs in the
+        background (when `refresh_later` is set): a permission check on the request path never waits for Slack.
+        Groups the policy names are looked up at start."""
         now = time.monotonic()
         with self._lock:
             cached = self._group_cache.get(group_id)
             if cached and now - cached[0] < USERGROUP_CACHE_SECONDS:
                 return cached[1]
-        users = tuple(self._call("usergroups.users.list", usergroup=group_id).get("users", []))
-        with self._lock:
-            self._group_cache[group_id] = (now, users)
-        return users
+            stale_ok = cached is not None and self.refresh_later is not None
+            if stale_ok and group_id not in self._refreshing:
+                self._refreshing.add(group_id)
+                assert self.refresh_later is not None
+                self.refresh_later(self._refresh_group, group_id)
+        if stale_ok:
+            assert cached is not None
+            return cached[1]
+        return self._refresh_group(group_id)
+
+    def _refresh_group(self, group_id: str) -> tuple[str, ...]:
+        try:
+            users = tuple(self._call("usergroups.users.list", usergroup=group_id).get("users", []))
+            with self._lock:
+                self._group_cache[group_id] = (time.monotonic(), users)
+            return users
+        finally:
+            with self._lock:
+                self._refreshing.discard(group_id)
 
 
 _JSON_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "views.push"})

@@ -1,0 +1,211 @@
+"""Slack side effects, recorded in the transaction that decided them and performed after it commits.
+
+`enqueue` runs inside a unit of work, whose commit starts delivery (`bot/db/engine.py`). `drain` claims due items with a short lease (so two workers, or two replicas,
+never send the same item twice at once), performs them through the gateway, and marks them done. Transient Slack
+failures are retried with backoff; a permanent failure is recorded on the incident's timeline, never dropped silently.
+The background sweep drains whatever a crash or a Slack outage left behind.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock
+from bot.db.engine import Database, note_queued
+from bot.db.lease import claim_statement
+from bot.db.models import OutboxItem
+from bot.slack.gateway import SlackError, SlackGateway
+from bot.core.timeline import BOT_ACTOR, record
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 6
+# Errors that no retry will fix: report them instead of trying again.
+PERMANENT_ERRORS = frozenset(
+    {"channel_not_found", "is_archived", "user_not_found", "user_disabled", "cant_invite", "not_in_channel",
+     "message_not_found", "cant_update_message", "invalid_blocks", "invalid_arguments", "msg_too_long", "too_long",
+     "restricted_action", "missing_scope", "not_authed", "invalid_auth", "account_inactive"}
+)
+
+OUTBOX = OutboxItem.__table__
+# Asked after every declare and every tick that fired: built once (see bot/timeline.py).
+_DUE = (select(OUTBOX.c.id)
+        .where(OUTBOX.c.done_at.is_(None), OUTBOX.c.due_at <= bindparam("now"))
+        .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < bindparam("now")))
+        .order_by(OUTBOX.c.id).limit(bindparam("limit")))
+_DUE_FOR_INCIDENT = _DUE.where(OUTBOX.c.incident_id == bindparam("incident_id"))
+_CLAIM = claim_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, attempts=OUTBOX.c.attempts,
+                         unfinished=OUTBOX.c.done_at.is_(None)).returning(OUTBOX.c.kind, OUTBOX.c.payload, OUTBOX.c.attempts,
+                                                                         OUTBOX.c.incident_id)
+
+Handler = Callable[[SlackGateway, dict[str, Any]], dict[str, Any] | None]
+
+
+WAITING = "not_yet"  # last_error of an item a handler put off (NotYet)
+
+
+class NotYet(Exception):
+    """The effect can't happen yet (e.g. the incident channel is still being created): try again shortly, no
+    attempt is used up."""
+
+
+def enqueue(session: Session, clock: Clock, *, kind: str, payload: dict[str, Any], incident_id: int | None = None,
+            dedupe_key: str | None = None) -> OutboxItem | None:
+    if dedupe_key is not None and session.scalar(select(OutboxItem.id).where(OutboxItem.dedupe_key == dedupe_key)) is not None:
+        return None
+    now = clock.now()
+    item = OutboxItem(incident_id=incident_id, kind=kind, payload=payload, dedupe_key=dedupe_key, created_at=now, due_at=now)
+    session.add(item)
+    note_queued(session, incident_id)
+    return item
+
+
+class Outbox:
+    def __init__(self, db: Database, gateway: SlackGateway, clock: Clock) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.clock = clock
+        self.handlers: dict[str, Handler] = {
+            "post": _post,
+            "dm": _dm,
+            "invite": _invite,
+            "ephemeral": _ephemeral,
+            "archive": lambda gateway, payload: gateway.archive(payload["channel"]),
+        }
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self.handlers[kind] = handler
+
+    def drain(self, incident_id: int | None = None, limit: int = 100, *, until_empty: bool = False) -> int:
+        """Perform due items (of one incident, or all); returns how many completed.
+
+        With `until_empty`, keep taking batches while due items remain (the scheduler's backlog after a busy minute).
+        """
+        done = 0
+        while True:
+            batch = self._due(incident_id, limit)
+            for item_id in batch:
+                if self._run(item_id):
+                    done += 1
+            if not until_empty or len(batch) < limit:
+                return done
+
+    def release_waiting(self, incident_id: int) -> None:
+        """What waited for the incident's channel is due now (provisioning just made it), not a second from now."""
+        with self.db.unit_of_work() as session:
+            session.execute(update(OutboxItem).where(OutboxItem.incident_id == incident_id, OutboxItem.done_at.is_(None),
+                                                     OutboxItem.last_error == WAITING).values(due_at=self.clock.now()))
+
+    def has_due(self) -> bool:
+        return bool(self._due(None, 1))
+
+    def _due(self, incident_id: int | None, limit: int) -> list[int]:
+        params = {"now": self.clock.now(), "limit": limit}
+        with self.db.transaction() as connection:
+            if incident_id is None:
+                return list(connection.scalars(_DUE, params))
+            return list(connection.scalars(_DUE_FOR_INCIDENT, params | {"incident_id": incident_id}))
+
+    def _claim(self, item_id: int) -> tuple[str, dict[str, Any], int, int | None] | None:
+        now = self.clock.now()
+        with self.db.transaction() as connection:
+            row = connection.execute(_CLAIM, {"_id": item_id, "_now": now, "_lease_until": now + LEASE}).one_or_none()
+            if row is None:
+                return None
+            return row.kind, dict(row.payload), row.attempts, row.incident_id
+
+    def _run(self, item_id: int) -> bool:
+        claim = self._claim(item_id)
+        if claim is None:
+            return False
+        kind, payload, attempts, incident_id = claim
+        handler = self.handlers.get(kind)
+        try:
+            if handler is None:
+                raise SlackError(kind, "no_handler")
+            result = handler(self.gateway, {**payload, "_outbox_id": item_id, "_attempt": attempts})
+        except NotYet:
+            with self.db.unit_of_work() as session:
+                session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.attempts == attempts).values(
+                    attempts=attempts - 1, lease_until=None, due_at=self.clock.now() + timedelta(seconds=1), last_error=WAITING))
+            return False
+        except SlackError as exc:
+            self._failed(item_id, incident_id, kind, attempts, exc)
+            return False
+        with self.db.unit_of_work() as session:
+            session.execute(
+                update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.attempts == attempts)
+                .values(done_at=self.clock.now(), result=result or {}, lease_until=None, last_error=None)
+            )
+        return True
+
+    def _failed(self, item_id: int, incident_id: int | None, kind: str, attempts: int, exc: SlackError) -> None:
+        now = self.clock.now()
+        give_up = exc.code in PERMANENT_ERRORS or exc.code == "no_handler" or attempts >= MAX_ATTEMPTS
+        with self.db.unit_of_work() as session:
+            values: dict[str, Any] = {"last_error": exc.code, "lease_until": None}
+            if give_up:
+                values["done_at"] = now
+                values["result"] = {"failed": exc.code}
+            else:
+                values["due_at"] = now + timedelta(seconds=min(300, 5 * 2 ** (attempts - 1)))
+            session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.attempts == attempts).values(**values))
+            if give_up and incident_id is not None:
+                record(session, incident_id, kind="slack_failed", actor=BOT_ACTOR, at=now,
+                       summary=f"Slack refused to {_DESCRIPTIONS.get(kind, kind)} ({exc.code}) after {attempts} attempt(s)",
+                       data={"outbox_id": item_id, "kind": kind, "error": exc.code}, dedupe_key=f"outbox:{item_id}:failed")
+        log.warning("outbox %s (%s) attempt %s failed: %s%s", item_id, kind, attempts, exc.code, " (giving up)" if give_up else "")
+
+
+_DESCRIPTIONS = {"post": "post a message", "dm": "send a direct message", "invite": "invite someone", "ephemeral": "answer privately",
+                 "sync_card": "update the incident card"}
+
+
+OUTBOX_METADATA = "sevbot_outbox"
+
+
+def _post(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
+    """Each post carries its outbox id as message metadata. A retry (the process may have died after Slack took the
+    message but before we marked it done) first looks for it, so a crash never posts the same message twice."""
+    item_id = payload.get("_outbox_id")
+    if item_id is not None and payload.get("_attempt", 1) > 1:
+        try:
+            landed = gateway.find_by_metadata(payload["channel"], OUTBOX_METADATA, "outbox_id", item_id)
+        except SlackError as exc:
+            # Can't look (a private channel without groups:history, a DM): better a rare repeat than a lost message.
+            log.info("outbox %s: cannot check whether the post landed (%s); posting", item_id, exc.code)
+            landed = None
+        if landed is not None:
+            return {"ts": landed, "adopted": True}
+    metadata = {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}} if item_id is not None else None
+    ts = gateway.post_message(payload["channel"], payload["text"], payload.get("blocks"), payload.get("thread_ts"), metadata=metadata)
+    return {"ts": ts}
+
+
+def _dm(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
+    # chat.postMessage to a user id lands in the DM with the bot (no conversations.open needed).
+    return {"ts": gateway.post_message(payload["user"], payload["text"], payload.get("blocks"))}
+
+
+def _invite(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
+    refused = gateway.invite(payload["channel"], payload["users"])
+    return {"refused": [list(r) for r in refused]}
+
+
+def _ephemeral(gateway: SlackGateway, payload: dict[str, Any]) -> None:
+    gateway.post_ephemeral(payload["channel"], payload["user"], payload["text"])
+    return None
+
+
+def pending_count(db: Database, kinds: Iterable[str] | None = None) -> int:
+    with db.unit_of_work() as session:
+        query = select(OutboxItem.id).where(OutboxItem.done_at.is_(None))
+        if kinds is not None:
+            query = query.where(OutboxItem.kind.in_(list(kinds)))
+        return len(list(session.scalars(query)))

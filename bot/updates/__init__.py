@@ -1,0 +1,1 @@
+"""Stakeholder updates: the reminder cadence, the update modal and the update itself."""

@@ -1,1 +1,0 @@
-"""Use cases: one function per thing a user can do. They take plain values and never import Bolt."""

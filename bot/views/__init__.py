@@ -1,1 +1,0 @@
-"""What sevbot shows: message text and template context (messages) and modal builders (one module per modal)."""
