@@ -1,11 +1,18 @@
-"""The Bolt app, built once at start: verify, ack within 3 s, route to commands/. It parses nothing itself."""
+"""The Bolt app, built once at start: verify, ack within 3 s, route to commands/. It parses nothing itself.
+
+A listener that fails answers clearly, never with a traceback page: a database that does not answer gets "nothing
+was recorded, try again" (ephemeral, or a field error in a modal); a payload sevbot cannot read (a view it never
+opened, a value it never made) gets a 400 naming the problem, with one WARNING line in the log.
+"""
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 import commands.declare
@@ -17,11 +24,16 @@ import commands.resolve
 import commands.roles
 import commands.runbooks
 import commands.status  # noqa: F401
+from bot.db.engine import unavailable
+from bot.edge import NOT_ANSWERING
 from bot.ids import START_RUNBOOK_PREFIX, ActionId, CallbackId
 from commands import dispatch
 from commands.context import Context
 
 Listener = Callable[[Context, dict[str, Any], Callable[..., Any]], None]
+log = logging.getLogger(__name__)
+# What reading a payload that is not the shape sevbot made raises.
+MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
 def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
@@ -63,6 +75,12 @@ def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
     app.action(ActionId.OPEN_RESOLVE)(with_ctx(commands.resolve.on_resolve_button))
     app.view(CallbackId.RESOLVE_MODAL)(with_ctx(commands.resolve.on_resolve_submit))
 
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], request: BoltRequest) -> BoltResponse:
+        given = request.context.ack.response  # the answer the listener gave before it failed, if any
+        answer = answer_failure(ctx, error, body, acked=given is not None)
+        return given if given is not None else answer
+
     def event_listener(handler: Callable[[Context, dict[str, Any]], None]) -> Callable[..., None]:
         def listener(body: dict[str, Any]) -> None:
             handler(ctx, body)
@@ -74,3 +92,38 @@ def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
     for name in ("pin_added", "pin_removed"):
         app.event(name)(event_listener(commands.events.on_pin))
     return app
+
+
+def answer_failure(ctx: Context, error: Exception, body: dict[str, Any], acked: bool) -> BoltResponse:
+    """The answer to a listener that raised (`acked`: it had already answered Slack, e.g. a button that acks first)."""
+    kind = str(body.get("type") or ("slash_command" if "command" in body else "request"))
+    if unavailable(error):
+        log.warning("database not answering during a %s (%s): nothing recorded", kind, type(error).__name__)
+        if acked:  # Slack has its answer: say it privately where we can
+            if body.get("response_url"):
+                ctx.run_later(ctx.gateway.respond, body["response_url"], f":warning: {NOT_ANSWERING}")
+            return BoltResponse(status=200, body="")
+        if "command" in body:
+            return _json(200, {"response_type": "ephemeral", "text": f":warning: {NOT_ANSWERING}"})
+        block = _first_input_block(body)
+        if kind == "view_submission" and block:
+            return _json(200, {"response_action": "errors", "errors": {block: NOT_ANSWERING[:150]}})
+        return _json(503, {"ok": False, "error": NOT_ANSWERING})
+    if isinstance(error, MALFORMED):
+        log.warning("refused a malformed %s: %s: %s", kind, type(error).__name__, str(error)[:200])
+        if acked:
+            return BoltResponse(status=200, body="")
+        return _json(400, {"ok": False, "error": f"this {kind} is not one sevbot can read ({type(error).__name__}); nothing was done"})
+    log.error("a %s failed", kind, exc_info=error)
+    if acked:
+        return BoltResponse(status=200, body="")
+    return _json(500, {"ok": False, "error": "sevbot failed on this request; it is logged"})
+
+
+def _first_input_block(body: dict[str, Any]) -> str | None:
+    blocks = ((body.get("view") or {}).get("blocks") or []) if isinstance(body.get("view"), dict) else []
+    return next((b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("type") == "input" and b.get("block_id")), None)
+
+
+def _json(status: int, body: dict[str, Any]) -> BoltResponse:
+    return BoltResponse(status=status, body=json.dumps(body), headers={"content-type": "application/json; charset=utf-8"})

@@ -25,7 +25,9 @@ from bot.core.background import Background
 from bot.core.delivery import Delivery
 from bot.core.deps import Deps
 from bot.core.outbox import Outbox
-from bot.db.engine import Database
+from bot.db.engine import Database, unavailable
+from bot.db.outage import OutageLog
+from bot.edge import Gate
 from bot.db.migrate import schema_state
 from bot.declare.provision import Provisioner
 from bot.http import make_wsgi_app
@@ -47,7 +49,7 @@ from commands.context import Context
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 10
+SWEEP_SECONDS = 5  # a declare another replica left behind is picked up within LEASE + this
 TICK_SECONDS = 0.5  # an empty tick costs ~0.5 ms; twice a second keeps lateness well under a second
 # Connections opened at start: enough for a burst of declares with their provisioning steps in flight.
 WARM_CONNECTIONS = 10
@@ -75,13 +77,26 @@ def load_runbooks(directory: Path, config: IncidentConfig) -> RunbookRegistry:
         raise StartupError(f"runbooks: {exc.problems[0]}{more}") from None
 
 
+# Takes the same write lock a declare needs, changes nothing, and is rolled back.
+_WRITE_PROBE = text("UPDATE incidents SET id = id WHERE 1 = 0")
+
+
 def health_problem(db: Database) -> str | None:
+    """None when a declare could be recorded now: the database takes a write on the incidents table within the
+    engine's lock and statement timeouts (a locked table counts as not answering), and the schema is at head."""
     try:
+        problem = schema_state(db.engine).problem()
+        if problem is not None:
+            return problem
         with db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return schema_state(db.engine).problem()
+            with conn.begin() as probe:
+                conn.execute(_WRITE_PROBE)
+                probe.rollback()
+        return None
     except Exception as exc:
-        return f"database unreachable ({type(exc).__name__})"
+        if unavailable(exc):
+            return f"database not answering ({type(exc).__name__})"
+        return f"database unusable ({type(exc).__name__})"
 
 
 @dataclass
@@ -99,14 +114,14 @@ class Core:
     scheduler: Scheduler
 
     def provision(self, incident_id: int, has_outbox: bool = True) -> None:
-        """Drive Slack for a new incident, then deliver whatever waited for its channel (e.g. the page line).
+        """Drive Slack for a new incident, then deliver what its finish queued (the declarer's "is open in" reply)
+        and whatever waited for its channel (e.g. the page line).
 
-        `has_outbox=False` (the declare queued nothing) skips the look: the tick's delivery pass and the sweep
-        still catch anything queued meanwhile."""
+        `has_outbox=False` (the declare queued nothing) skips releasing what waited: there is nothing."""
         self.provisioner.run(incident_id)
         if has_outbox:
             self.outbox.release_waiting(incident_id)
-            self.outbox.drain(incident_id)
+        self.outbox.drain(incident_id)
 
     def background_sweep(self) -> None:
         """The periodic catch-up: unfinished declares, then Slack effects a crash or an outage left undone."""
@@ -129,6 +144,13 @@ class Core:
             except Exception as exc:  # a bad group id must not stop start-up; declare will report it
                 log.warning("could not look up user group %s: %s", group, exc)
 
+    def take_back_own_work(self) -> None:
+        """What this replica was doing when it died is ours again now, not when its leases lapse."""
+        declares, effects = self.provisioner.take_back_own(), self.outbox.take_back_own()
+        if declares or effects:
+            log.info("taking back unfinished work from before the restart: %d declare(s), %d Slack effect(s)", declares, effects)
+        self.provisioner.start_heartbeat()
+
     def shutdown(self) -> None:
         """Let work already handed over finish (it holds leases and would otherwise be swept later)."""
         self.background.shutdown()
@@ -136,7 +158,7 @@ class Core:
 
 
 def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, clock: Clock, timing: Timing,
-               runbooks: RunbookRegistry, renderer: Renderer | None = None) -> Core:
+               runbooks: RunbookRegistry, renderer: Renderer | None = None, owner: str = "sevbot") -> Core:
     """Wire the features: each one's outbox kinds and timer kinds are registered here, and only here."""
     renderer = renderer or Renderer()
     deps = Deps(db=db, clock=clock, config=config, timing=timing, people=gateway)
@@ -145,7 +167,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     gateway.refresh_later = background.run_later
     card_sync = CardSync(db, gateway, renderer, config, runbooks)
     runbook_messages = RunbookMessages(db, gateway, renderer)
-    outbox = Outbox(db, gateway, clock)
+    outbox = Outbox(db, gateway, clock, owner)
     outbox.register("sync_card", lambda _gateway, payload: card_sync.sync(int(payload["incident_id"])))
     outbox.register("runbook_sync", lambda _gateway, payload: runbook_messages.sync(int(payload["run_id"])))
     outbox.register("page_dm", lambda gateway, payload: deliver_page(deps, gateway, payload))
@@ -160,7 +182,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
         timers.ARCHIVE_CHANNEL: lambda session, timer: archive_due(deps, session, timer),
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
-    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync)
+    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner)
     return Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler)
 
 
@@ -188,21 +210,28 @@ class Runtime:
         runbooks = load_runbooks(runbooks_dir or settings.sevbot_runbooks or RUNBOOKS_DIR, config)
         db = Database(settings.database_url)
         check_database(db)
-        client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout)
         timing = Timing(config, settings.sevbot_update_interval, settings.sevbot_ack_timeout)
-        core = build_core(db, config, SlackGateway(client), clock or SystemClock(), timing, runbooks)
+        core = build_core(db, config, SlackGateway(client), clock or SystemClock(), timing, runbooks, owner=settings.replica_id)
         ctx = Context(deps=core.deps, gateway=core.gateway, background=core.background, runbooks=runbooks,
                       renderer=core.renderer, provision=core.provision)
         app = build_app(ctx, client, settings.slack_signing_secret.get_secret_value())
         core.warm_caches()
-        wsgi = make_wsgi_app(app, lambda: health_problem(db))
+        core.take_back_own_work()
+        gate = Gate(settings.slack_signing_secret.get_secret_value(), db, core.deps.clock)
+        wsgi = make_wsgi_app(app, lambda: health_problem(db), gate)
+        outages = OutageLog()
+
+        def sweep() -> None:
+            core.background_sweep()
+            gate.forget_old()
         server = create_server(wsgi, host=settings.sevbot_host, port=settings.sevbot_port, threads=16, ident="sevbot")
         scheduler = BackgroundScheduler(timezone="UTC")
         # Finish any declare that Slack or a crash interrupted; also runs once right at start.
-        scheduler.add_job(core.background_sweep, "interval", seconds=sweep_seconds, id="provision-sweep",
+        scheduler.add_job(lambda: outages.guard("the sweep", sweep), "interval", seconds=sweep_seconds, id="provision-sweep",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
         # The tick: due reminders and escalation steps, twice a second; the work itself lives in the database.
-        scheduler.add_job(core.scheduler.tick, "interval", seconds=tick_seconds, id="scheduler-tick",
+        scheduler.add_job(lambda: outages.guard("the tick", core.scheduler.tick), "interval", seconds=tick_seconds, id="scheduler-tick",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
         return cls(settings, core, app, server, scheduler)
 

@@ -4,6 +4,8 @@ Each field is named after its environment variable so an error message can name 
 """
 from __future__ import annotations
 
+import socket
+
 import re
 from pathlib import Path
 
@@ -45,6 +47,15 @@ class Settings(BaseSettings):
     sevbot_ack_timeout: float | None = None
     # Directory of runbook YAML files; default: runbooks/ in the sevbot checkout.
     sevbot_runbooks: Path | None = None
+    # This process's name on the work it leases (default host:port). A restart with the same name takes its own
+    # unfinished work back at once; two replicas must have different names (different hosts or ports do).
+    sevbot_replica_id: str | None = None
+    # Seconds a Web API call may take before it counts as unanswered (a post is then looked for, not re-sent).
+    slack_timeout: float = Field(default=10.0, gt=0, le=60)
+
+    @property
+    def replica_id(self) -> str:
+        return self.sevbot_replica_id or f"{socket.gethostname()}:{self.sevbot_port}"
 
     @field_validator("slack_api_url")
     @classmethod

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import JSON, Connection, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db.engine import Database, note_queued
-from bot.db.lease import claim_statement
+from bot.db.lease import claim_statement, release_statement
 from bot.db.models import OutboxItem
+from bot.db.types import UTCDateTime
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.core.timeline import BOT_ACTOR, record
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# Long enough for one effect (a page to a large group); a live replica never needs more, a dead one blocks no longer.
+LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 6
 # Errors that no retry will fix: report them instead of trying again.
 PERMANENT_ERRORS = frozenset(
@@ -40,9 +42,11 @@ _DUE = (select(OUTBOX.c.id)
         .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < bindparam("now")))
         .order_by(OUTBOX.c.id).limit(bindparam("limit")))
 _DUE_FOR_INCIDENT = _DUE.where(OUTBOX.c.incident_id == bindparam("incident_id"))
-_CLAIM = claim_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, attempts=OUTBOX.c.attempts,
+_CLAIM = claim_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, attempts=OUTBOX.c.attempts, owner=OUTBOX.c.lease_owner,
                          unfinished=OUTBOX.c.done_at.is_(None)).returning(OUTBOX.c.kind, OUTBOX.c.payload, OUTBOX.c.attempts,
                                                                          OUTBOX.c.incident_id)
+
+_RELEASE_OWN = release_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, owner=OUTBOX.c.lease_owner, unfinished=OUTBOX.c.done_at.is_(None))
 
 Handler = Callable[[SlackGateway, dict[str, Any]], dict[str, Any] | None]
 
@@ -53,6 +57,20 @@ WAITING = "not_yet"  # last_error of an item a handler put off (NotYet)
 class NotYet(Exception):
     """The effect can't happen yet (e.g. the incident channel is still being created): try again shortly, no
     attempt is used up."""
+
+
+# For the Core hot paths (provisioning): one prebuilt keyed insert; an effect already queued is skipped by the
+# database itself (see bot/core/timeline.py for why this is written out rather than built per call).
+_INSERT_KEYED = text(
+    "INSERT INTO outbox (incident_id, kind, payload, dedupe_key, created_at, due_at, attempts) "
+    "VALUES (:incident_id, :kind, :payload, :dedupe_key, :now, :now, 0) ON CONFLICT (dedupe_key) DO NOTHING"
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("payload", type_=JSON()))
+
+
+def enqueue_keyed(connection: Connection, now: datetime, *, kind: str, payload: dict[str, Any], incident_id: int | None,
+                  dedupe_key: str) -> None:
+    """`enqueue` on a Core connection, for a transaction that then delivers what it queued itself."""
+    connection.execute(_INSERT_KEYED, {"incident_id": incident_id, "kind": kind, "payload": payload, "dedupe_key": dedupe_key, "now": now})
 
 
 def enqueue(session: Session, clock: Clock, *, kind: str, payload: dict[str, Any], incident_id: int | None = None,
@@ -67,16 +85,18 @@ def enqueue(session: Session, clock: Clock, *, kind: str, payload: dict[str, Any
 
 
 class Outbox:
-    def __init__(self, db: Database, gateway: SlackGateway, clock: Clock) -> None:
+    def __init__(self, db: Database, gateway: SlackGateway, clock: Clock, owner: str = "sevbot") -> None:
         self.db = db
         self.gateway = gateway
         self.clock = clock
+        self.owner = owner  # this replica's id, on every lease it takes
         self.handlers: dict[str, Handler] = {
             "post": _post,
             "dm": _dm,
             "invite": _invite,
             "ephemeral": _ephemeral,
             "archive": lambda gateway, payload: gateway.archive(payload["channel"]),
+            "respond": _respond,
         }
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -95,6 +115,11 @@ class Outbox:
                     done += 1
             if not until_empty or len(batch) < limit:
                 return done
+
+    def take_back_own(self) -> int:
+        """At start: items this replica was delivering when it died are due again now (see bot/db/lease.py)."""
+        with self.db.transaction() as connection:
+            return connection.execute(_RELEASE_OWN, {"_owner": self.owner}).rowcount
 
     def release_waiting(self, incident_id: int) -> None:
         """What waited for the incident's channel is due now (provisioning just made it), not a second from now."""
@@ -115,7 +140,7 @@ class Outbox:
     def _claim(self, item_id: int) -> tuple[str, dict[str, Any], int, int | None] | None:
         now = self.clock.now()
         with self.db.transaction() as connection:
-            row = connection.execute(_CLAIM, {"_id": item_id, "_now": now, "_lease_until": now + LEASE}).one_or_none()
+            row = connection.execute(_CLAIM, {"_id": item_id, "_now": now, "_lease_until": now + LEASE, "_owner": self.owner}).one_or_none()
             if row is None:
                 return None
             return row.kind, dict(row.payload), row.attempts, row.incident_id
@@ -191,6 +216,14 @@ def _post(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
 def _dm(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
     # chat.postMessage to a user id lands in the DM with the bot (no conversations.open needed).
     return {"ts": gateway.post_message(payload["user"], payload["text"], payload.get("blocks"))}
+
+
+def _respond(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
+    """A private answer through a command's response_url; if Slack refuses it (expired, used up), a DM instead:
+    the person must hear it."""
+    if gateway.respond(payload["response_url"], payload["text"]):
+        return {"via": "response_url"}
+    return {"via": "dm", "ts": gateway.post_message(payload["user"], payload["text"])}
 
 
 def _invite(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:

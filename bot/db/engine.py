@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -27,12 +29,36 @@ def queued_in(session: Session) -> bool:
     return bool(session.info.get(QUEUED_FOR))
 
 
+# Every database wait is bounded, so a request that can't get its transaction through answers inside Slack's 3 s,
+# truthfully: nothing was recorded. A lock held elsewhere fails a statement after LOCK_TIMEOUT; any statement after
+# STATEMENT_TIMEOUT; a connection (new, or from a pool that is all in use) after CONNECT_TIMEOUT.
+LOCK_TIMEOUT_MS = 1000
+STATEMENT_TIMEOUT_MS = 2000
+CONNECT_TIMEOUT_S = 2
+
+
+class DatabaseBusy(OperationalError):
+    """This process's own SQLite writer queue did not move within the timeout."""
+
+    def __init__(self) -> None:
+        super().__init__("waiting for the SQLite writer", None, Exception("write lock timeout"))
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database did not answer in time or is away (rather than a bug in a statement)."""
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=10)
+        engine = create_engine(url, connect_args={"timeout": STATEMENT_TIMEOUT_MS / 1000}, pool_size=20, max_overflow=10,
+                               pool_timeout=CONNECT_TIMEOUT_S)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"
+    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True, pool_timeout=CONNECT_TIMEOUT_S,
+                         connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +67,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={STATEMENT_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -78,23 +104,36 @@ class Database:
             with self.engine.begin() as connection:
                 yield connection
             return
-        with self._write_lock, self.engine.begin() as connection:
+        with self._writer(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
+    def unit_of_work(self, *, deliver: bool = True) -> Iterator[Session]:
+        """One transaction. `deliver=False` is for a caller that starts one delivery pass itself after several
+        (the scheduler tick), instead of one per commit."""
         queued: frozenset[int | None] = frozenset()
         if self._write_lock is None:
             with self._session() as session:
                 yield session
                 queued = frozenset(session.info.get(QUEUED_FOR, ()))
         else:
-            with self._write_lock, self._session() as session:
+            with self._writer(), self._session() as session:
                 yield session
                 queued = frozenset(session.info.get(QUEUED_FOR, ()))
         # Committed (an exception would have skipped this): deliver outside the SQLite write lock.
-        if queued and self.after_commit is not None:
+        if queued and deliver and self.after_commit is not None:
             self.after_commit(queued)
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """Our turn at SQLite's one writer, or DatabaseBusy once the wait is over the statement timeout."""
+        assert self._write_lock is not None
+        if not self._write_lock.acquire(timeout=STATEMENT_TIMEOUT_MS / 1000):
+            raise DatabaseBusy()
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

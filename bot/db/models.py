@@ -45,6 +45,8 @@ class Incident(Base):
     provision_error: Mapped[str | None] = mapped_column(Text)
     # A worker owns provisioning until this time; a crashed worker's claim simply expires.
     provision_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Which process holds the lease (its replica id): a restarted process takes its own unfinished work back at once.
+    provision_owner: Mapped[str | None] = mapped_column(String(255))
     # Bumped by every change the card shows; the card (and topic) are re-rendered until synced catches up.
     card_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     card_synced_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
@@ -123,6 +125,7 @@ class OutboxItem(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -237,3 +240,13 @@ class FollowUp(Base):
     due: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SeenRequest(Base):
+    """Signed Slack requests already accepted, kept for the signature window: the same signed body sent again (a
+    replay) is refused with no effect, on every replica. `digest` is the SHA-256 of the timestamp and signature."""
+
+    __tablename__ = "seen_requests"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

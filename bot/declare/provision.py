@@ -20,12 +20,13 @@ from sqlalchemy import Connection, bindparam, or_, select, update
 from bot.clock import Clock
 from bot.config import IncidentConfig
 from bot.db.engine import Database
-from bot.db.lease import claim_statement
+from bot.db.lease import claim_statement, release_statement
 from bot.db.models import Incident
 from bot.domain import naming
 from bot.domain.incident import human_id
 from bot.render import Renderer
 from bot.slack.gateway import SlackError, SlackGateway
+from bot.core.outbox import enqueue_keyed
 from bot.core.timeline import BOT_ACTOR, record, record_keyed
 from bot.card.sync import CardSync, render_card
 from bot.core.incident import IncidentView, current_roles, view_from_row
@@ -37,13 +38,25 @@ log = logging.getLogger(__name__)
 INCIDENTS = Incident.__table__
 # Provisioning runs for every declare, so its statements are built once (see bot/timeline.py for why that matters).
 _CLAIM = claim_statement(INCIDENTS, lease_until=INCIDENTS.c.provision_lease_until, attempts=INCIDENTS.c.provision_attempts,
+                         owner=INCIDENTS.c.provision_owner,
                          unfinished=INCIDENTS.c.provisioned_at.is_(None)).returning(*INCIDENTS.c)  # reads the row it took
+_RELEASE_OWN = release_statement(INCIDENTS, lease_until=INCIDENTS.c.provision_lease_until, owner=INCIDENTS.c.provision_owner,
+                                 unfinished=INCIDENTS.c.provisioned_at.is_(None))
+# Renewed by the heartbeat while the run is alive; fenced like every other write.
+_RENEW = (update(INCIDENTS).where(INCIDENTS.c.id == bindparam("_id"), INCIDENTS.c.provision_attempts == bindparam("_token"),
+                                  INCIDENTS.c.provisioned_at.is_(None))
+          .values(provision_lease_until=bindparam("_lease_until")))
 _HELD_NAMES = select(INCIDENTS.c.channel_name).where(
     INCIDENTS.c.id != bindparam("_id"), INCIDENTS.c.channel_name.like(bindparam("_pattern"), escape="/"))
 # The SET clause comes from the keys of the parameters passed with it; the token fences out a stale run.
 _FENCED = update(INCIDENTS).where(INCIDENTS.c.id == bindparam("_id"), INCIDENTS.c.provision_attempts == bindparam("_token"))
 _FENCED_VERSIONS = _FENCED.returning(INCIDENTS.c.card_version, INCIDENTS.c.card_synced_version)
-LEASE = timedelta(seconds=120)
+# Short, and renewed every RENEW_EVERY while the run is alive: a crashed replica's declares are taken over by another
+# within seconds, and a restarted one takes its own back at start (`take_back_own`).
+LEASE = timedelta(seconds=15)
+RENEW_EVERY = 5.0
+# Message metadata on the card and the announcement, so a later run can find what an interrupted one posted.
+PROVISION_METADATA = "sevbot_provision"
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
 MAX_NAME_ATTEMPTS = 50
 
@@ -121,8 +134,13 @@ class Provisioner:
     """
 
     def __init__(self, db: Database, gateway: SlackGateway, config: IncidentConfig, renderer: Renderer, clock: Clock,
-                 card_sync: CardSync | None = None, *, parallelism: int = 32) -> None:
+                 card_sync: CardSync | None = None, *, parallelism: int = 32, owner: str = "sevbot") -> None:
         self.card_sync = card_sync
+        self.owner = owner  # this replica's id, on every lease it takes
+        self._running: dict[int, int] = {}  # incident -> fencing token, for the heartbeat
+        self._running_lock = threading.Lock()
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
         self.db = db
         self.gateway = gateway
         self.config = config
@@ -137,6 +155,41 @@ class Provisioner:
         snap = self._claim(incident_id)
         if snap is None:
             return Outcome(incident_id, done=False)
+        with self._running_lock:
+            self._running[incident_id] = snap.token
+        try:
+            return self._drive(snap)
+        finally:
+            with self._running_lock:
+                self._running.pop(incident_id, None)
+
+    def take_back_own(self) -> int:
+        """At start: the declares this replica was provisioning when it died are free to claim now."""
+        with self.db.transaction() as connection:
+            return connection.execute(_RELEASE_OWN, {"_owner": self.owner}).rowcount
+
+    def start_heartbeat(self) -> None:
+        """Renew the leases of the runs in progress every RENEW_EVERY seconds, so a slow Slack never lets another
+        replica take over a live run, while a dead one's leases lapse within LEASE."""
+        if self._heartbeat is None:
+            self._heartbeat = threading.Thread(target=self._beat, name="sevbot-provision-lease", daemon=True)
+            self._heartbeat.start()
+
+    def _beat(self) -> None:
+        while not self._heartbeat_stop.wait(RENEW_EVERY):
+            with self._running_lock:
+                running = list(self._running.items())
+            if not running:
+                continue
+            try:
+                with self.db.transaction() as connection:
+                    until = self.clock.now() + LEASE
+                    connection.execute(_RENEW, [{"_id": i, "_token": t, "_lease_until": until} for i, t in running])
+            except Exception as exc:  # the database is away: the leases lapse, and whoever is alive takes over
+                log.warning("could not renew provisioning leases: %s", type(exc).__name__)
+
+    def _drive(self, snap: Snapshot) -> Outcome:
+        incident_id = snap.id
         try:
             if snap.channel_id is None:
                 snap = self._step("channel", self._create_channel, snap)
@@ -152,17 +205,19 @@ class Provisioner:
         except StepFailed as failed:
             self._fail(snap, failed.step, failed.error)
             return Outcome(incident_id, done=False, failed_step=failed.step, error=failed.error.code)
-        if snap.response_url:
-            reply = messages.declared_reply(snap.id, snap.channel_id)
-            severity = self.config.severities.get(snap.view.severity)
-            if severity is not None and severity.page and not self.config.escalation_policies:
-                # The timeline has the request; the declarer must know nobody was paged automatically.
-                reply += "\n:pager: This severity calls for paging on-call, but no escalation policy is configured: page them by hand."
-            self.gateway.respond(snap.response_url, reply)
         return Outcome(incident_id, done=True)
+
+    def _declared_reply(self, snap: Snapshot) -> str:
+        reply = messages.declared_reply(snap.id, snap.channel_id)
+        severity = self.config.severities.get(snap.view.severity)
+        if severity is not None and severity.page and not self.config.escalation_policies:
+            # The timeline has the request; the declarer must know nobody was paged automatically.
+            reply += "\n:pager: This severity calls for paging on-call, but no escalation policy is configured: page them by hand."
+        return reply
 
     def shutdown(self) -> None:
         self._branches.shutdown(wait=True)
+        self._heartbeat_stop.set()
 
     def _run_branches(self, snap: Snapshot) -> None:
         """The card first, on this thread; then the pin, the invites, the topic and the announcement together.
@@ -230,7 +285,8 @@ class Provisioner:
         """Take the lease and, in the same transaction, read everything the steps need and choose the channel name."""
         now = self.clock.now()
         with self.db.transaction() as connection:
-            row = connection.execute(_CLAIM, {"_id": incident_id, "_now": now, "_lease_until": now + LEASE}).one_or_none()
+            row = connection.execute(_CLAIM, {"_id": incident_id, "_now": now, "_lease_until": now + LEASE,
+                                              "_owner": self.owner}).one_or_none()
             if row is None:
                 return None
             view = view_from_row(row, current_roles(connection, incident_id))
@@ -298,6 +354,10 @@ class Provisioner:
             if row is None:
                 raise LostLease()
             self._record_steps(connection, snap, now, [event for _values, event in pending])
+            if finish and snap.response_url:
+                # "INC-n is open in #…" is decided with the finish, so a crash right after can't lose it (or send it twice).
+                enqueue_keyed(connection, now, kind="respond", incident_id=snap.id, dedupe_key=f"{snap.id}:declared_reply",
+                              payload={"response_url": snap.response_url, "user": snap.view.declared_by, "text": self._declared_reply(snap)})
         snap.deferred.forget(pending)
         return row
 
@@ -411,10 +471,21 @@ class Provisioner:
         snap.deferred.add({"topic_set_at": now, "topic": topic}, ("topic_set", "Set the channel topic", {"topic": topic}))
         return replace(snap, topic_set_at=now)
 
+    def _post_once(self, snap: Snapshot, channel: str, text: str, blocks: list[dict[str, Any]], what: str) -> str:
+        """Post `what` (the card, the announcement) tagged with its incident. A run after the first (a crash or a
+        failure interrupted one) first looks for the post an earlier run may have made before it could store it."""
+        metadata = {"event_type": PROVISION_METADATA, "event_payload": {"post": f"{what}:{snap.id}"}}
+        if snap.token > 1:
+            landed = self.gateway.find_posted(channel, metadata)
+            if landed is not None:
+                log.info("%s: the %s was already posted by an earlier run; adopting it", human_id(snap.id), what)
+                return landed
+        return self.gateway.post_message(channel, text, blocks, metadata=metadata)
+
     def _post_card(self, snap: Snapshot, view: IncidentView) -> Snapshot:
         assert snap.channel_id
         text, blocks = render_card(self.renderer, self.config, view, self.card_sync.runbooks if self.card_sync else None)
-        ts = self.gateway.post_message(snap.channel_id, text, blocks)
+        ts = self._post_once(snap, snap.channel_id, text, blocks, "card")
         self._store(snap, {"card_ts": ts, "card_synced_version": view.card_version}, ("card_posted", "Posted the incident card", {"ts": ts}))
         return replace(snap, card_ts=ts)
 
@@ -431,11 +502,11 @@ class Provisioner:
         blocks = self.renderer.blocks("stakeholder_announcement.json.j2", **card_view.card_context(view, self.config))
         text = messages.announcement_fallback(view, self.config)
         try:
-            ts = self.gateway.post_message(channel, text, blocks)
+            ts = self._post_once(snap, channel, text, blocks, "announcement")
         except SlackError as exc:
             if exc.code != "not_in_channel":
                 raise
             self.gateway.join(channel)
-            ts = self.gateway.post_message(channel, text, blocks)
+            ts = self._post_once(snap, channel, text, blocks, "announcement")
         self._store(snap, {"announcement_ts": ts}, ("stakeholders_announced", "Announced in the stakeholder channel", {"channel": channel, "ts": ts}))
         return replace(snap, announcement_ts=ts)

@@ -40,8 +40,8 @@ class Scheduler:
         self._backlog_due = backlog_due
 
     def tick(self) -> TickResult:
-        """Run everything due now (in batches), then one delivery pass over the whole due backlog (the tick's commits
-        start delivery too, but a busy tick is better served by one pass than by one drain per incident)."""
+        """Run everything due now (in batches), then one delivery pass over the whole due backlog: the tick's commits
+        do not start delivery each, so a busy tick's batches don't compete with their own deliveries."""
         total: dict[str, int] = {}
         while True:
             fired = self._batch(total)
@@ -53,7 +53,7 @@ class Scheduler:
 
     def _batch(self, total: dict[str, int]) -> int:
         now = self.clock.now()
-        with self.db.unit_of_work() as session:
+        with self.db.unit_of_work(deliver=False) as session:
             due = timers.claim_due(session, now, BATCH)
             for timer in due:
                 handler = self.handlers.get(timer.kind)

@@ -24,6 +24,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.slack.keepalive import KeepAliveWebClient, KeepAliveWebhookClient
 
@@ -39,10 +42,11 @@ PER_USER_INVITE_ERRORS = frozenset(
 class SlackError(Exception):
     """A Web API call failed after retries; `code` is Slack's error string (or `http_<status>`)."""
 
-    def __init__(self, method: str, code: str) -> None:
+    def __init__(self, method: str, code: str, status: int | None = None) -> None:
         super().__init__(f"{method}: {code}")
         self.method = method
         self.code = code
+        self.status = status  # the HTTP status, when Slack answered at all
 
 
 @dataclass(frozen=True)
@@ -60,20 +64,50 @@ class ChannelInfo:
     creator: str | None
 
 
-def build_client(token: str, base_url: str, *, timeout: int = 10, retries: int = 3, backoff: float = 0.25) -> WebClient:
-    """A WebClient that retries what Slack asks us to retry (slack_sdk enables only connection retries by default)
-    and keeps its connections to Slack open between calls (see bot/slack/keepalive.py)."""
+# Calls that make something new each time: when the answer never came (a timeout, a dropped connection) or was a
+# 5xx, Slack may have carried the call out, so slack_sdk must not send it again blindly. `post_message` retries them
+# itself, after looking for the post by its metadata. (429 is still retried: Slack did nothing.)
+NOT_BLINDLY_RETRIED = frozenset({"chat.postMessage"})
+RETRIES = 3
+
+
+def _method_of(request: HttpRequest) -> str:
+    return request.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+class _IdempotentConnectionRetry(ConnectionErrorRetryHandler):
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        return _method_of(request) not in NOT_BLINDLY_RETRIED and super()._can_retry(
+            state=state, request=request, response=response, error=error)
+
+
+class _IdempotentServerErrorRetry(ServerErrorRetryHandler):
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        return _method_of(request) not in NOT_BLINDLY_RETRIED and super()._can_retry(
+            state=state, request=request, response=response, error=error)
+
+
+def build_client(token: str, base_url: str, *, timeout: float = 10, retries: int = RETRIES, backoff: float = 0.25) -> WebClient:
+    """A WebClient that retries what Slack asks us to retry (slack_sdk enables only connection retries by default),
+    never a post blindly, and keeps its connections to Slack open between calls (see bot/slack/keepalive.py)."""
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
     handlers = [
-        ConnectionErrorRetryHandler(
+        _IdempotentConnectionRetry(
             max_retry_count=retries,
             interval_calculator=interval,
             error_types=[URLError, ConnectionResetError, RemoteDisconnected, TimeoutError],
         ),
         RateLimitErrorRetryHandler(max_retry_count=retries),
-        ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=interval),
+        _IdempotentServerErrorRetry(max_retry_count=retries, interval_calculator=interval),
     ]
     return KeepAliveWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
+
+
+def carried_out_maybe(error: SlackError) -> bool:
+    """No answer, or a server error: Slack may or may not have done it."""
+    return error.code.startswith("unreachable") or (error.status is not None and error.status >= 500)
 
 
 class SlackGateway:
@@ -95,7 +129,7 @@ class SlackGateway:
         except SlackApiError as exc:
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
             code = data.get("error") or f"http_{exc.response.status_code}"
-            raise SlackError(method, str(code)) from None
+            raise SlackError(method, str(code), exc.response.status_code) from None
         except (SlackRequestError, URLError, TimeoutError, ConnectionError, RemoteDisconnected) as exc:
             raise SlackError(method, f"unreachable: {type(exc).__name__}") from None
         return dict(response.data) if isinstance(response.data, dict) else {}
@@ -158,6 +192,11 @@ class SlackGateway:
 
     def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None,
                      metadata: dict[str, Any] | None = None) -> str:
+        """Post, and return the message's ts.
+
+        When Slack does not answer (or answers 5xx), the post may have landed anyway: with `metadata`
+        (`{"event_type": …, "event_payload": {…}}`, unique to this post) it looks for it in the channel before
+        posting again, so a slow Slack never makes a twin. Without metadata the error goes to the caller."""
         args: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
         if metadata is not None:
             args["metadata"] = metadata
@@ -165,7 +204,17 @@ class SlackGateway:
             args["blocks"] = blocks
         if thread_ts:
             args["thread_ts"] = thread_ts
-        return str(self._call("chat.postMessage", **args)["ts"])
+        for attempt in range(RETRIES + 1):
+            try:
+                return str(self._call("chat.postMessage", **args)["ts"])
+            except SlackError as exc:
+                if metadata is None or not carried_out_maybe(exc) or attempt == RETRIES:
+                    raise
+                log.info("chat.postMessage to %s: %s; looking for the post before trying again", channel, exc.code)
+                landed = self.find_posted(channel, metadata)
+                if landed is not None:
+                    return landed
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         args: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
@@ -268,6 +317,18 @@ class SlackGateway:
             if metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get(key) == value:
                 return str(message["ts"])
         return None
+
+    def find_posted(self, channel_id: str, metadata: dict[str, Any]) -> str | None:
+        """The ts of our recent post carrying exactly this metadata, or None (also when Slack won't let us look)."""
+        payload = metadata.get("event_payload") or {}
+        if not payload:
+            return None
+        key, value = next(iter(payload.items()))
+        try:
+            return self.find_by_metadata(channel_id, str(metadata["event_type"]), key, value)
+        except SlackError as exc:
+            log.info("cannot look for an earlier post in %s (%s)", channel_id, exc.code)
+            return None
 
     def permalink(self, channel_id: str, ts: str) -> str:
         return str(self._call("chat.getPermalink", channel=channel_id, message_ts=ts)["permalink"])

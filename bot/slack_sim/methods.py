@@ -231,7 +231,10 @@ def conversations_history(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
 
     found = [m for m in reversed(ctx.ws.messages(ch.id)) if m.thread_ts in (None, m.ts) and within(float(m.ts))]
     page, cursor = paginate(found, args)
-    return {"ok": True, "messages": [m.to_api() for m in page], "has_more": bool(cursor),
+    # As Slack does: a message's metadata comes back only when asked for.
+    with_metadata = bool_arg(args.get("include_all_metadata"))
+    messages = [m.to_api() if with_metadata else {k: v for k, v in m.to_api().items() if k != "metadata"} for m in page]
+    return {"ok": True, "messages": messages, "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor}}
 
 

@@ -7,6 +7,7 @@ on purpose (error code, 500, 429 + Retry-After, delay) so the bot's fault paths 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     times: int = 1
+    # Carry the call out, then hold the answer this long: Slack did it, the client may time out before it hears.
+    answer_delay: float = 0.0
     # Only calls whose arguments satisfy this are faulted (e.g. chat.postMessage to one channel).
     when: Callable[[dict[str, Any]], bool] | None = None
 
@@ -76,13 +79,24 @@ def _flatten(qs: dict[str, list[str]]) -> dict[str, Any]:
 
 class SlackSimulator:
     def __init__(self, workspace: Workspace | None = None, *, bot_token: str = "xoxb-sim-token",
-                 host: str = "127.0.0.1", port: int = 0, app_token: str = APP_TOKEN) -> None:
+                 host: str = "127.0.0.1", port: int = 0, app_token: str = APP_TOKEN, seed: int | None = None) -> None:
         self.workspace = workspace if workspace is not None else Workspace().seed_default()
         self.bot_token = bot_token
         self.app_token = app_token
         self.sockets: list[SocketSession] = []  # Socket Mode connections, newest last
         self._socket_tickets: set[str] = set()
         self.latency: float = 0.0
+        # Chaos knobs (bench/chaos_bench.py): a slow, uneven Slack that now and then answers too late.
+        # jitter: each Web API call sleeps rng.uniform(lo, hi) instead of the fixed `latency`.
+        self.jitter: tuple[float, float] | None = None
+        # hang_probability: a call that was carried out has its answer held hang_seconds (as Fault.answer_delay does),
+        # so a client with a 10 s timeout gives up on a call Slack did. hung_calls lists the calls that were held.
+        self.hang_probability: float = 0.0
+        self.hang_seconds: float = 11.0
+        self.hung_calls: list[RecordedCall] = []
+        # One seeded source for both knobs, so a run is reproducible with the same seed (as far as thread scheduling
+        # lets the order of calls be).
+        self.rng = random.Random(seed)
         self._send_slash: SlashSender | None = None
         self.calls: list[RecordedCall] = []
         self.violations: list[str] = []
@@ -158,12 +172,14 @@ class SlackSimulator:
 
     def inject(self, method: str, *, error: str | None = None, http_status: int | None = None,
                retry_after: int | None = None, delay: float = 0.0, times: int = 1,
-               when: Callable[[dict[str, Any]], bool] | None = None) -> None:
-        """Make the next `times` calls to `method` fail (or stall) the given way."""
+               when: Callable[[dict[str, Any]], bool] | None = None, answer_delay: float = 0.0) -> None:
+        """Make the next `times` calls to `method` fail (or stall) the given way. `delay` stalls before doing
+        anything; `answer_delay` does the call and then stalls before answering (a late answer to a done deed)."""
         if http_status == 429 and retry_after is None:
             retry_after = 1
         with self._lock:
-            self._faults.setdefault(method, []).append(Fault(error, http_status, retry_after, delay, times, when))
+            self._faults.setdefault(method, []).append(Fault(error=error, http_status=http_status, retry_after=retry_after, delay=delay,
+                                                             times=times, when=when, answer_delay=answer_delay))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -180,11 +196,13 @@ class SlackSimulator:
                 queue.remove(f)
             return f
 
-    def _record(self, method: str, args: dict[str, Any], reply: _Reply) -> None:
+    def _record(self, method: str, args: dict[str, Any], reply: _Reply) -> RecordedCall:
         body = reply.body if isinstance(reply.body, dict) else {"raw": reply.body}
+        recorded = RecordedCall(method, args, body, reply.status, time.time())
         with self._recorded:
-            self.calls.append(RecordedCall(method, args, body, reply.status, time.time()))
+            self.calls.append(recorded)
             self._recorded.notify_all()
+        return recorded
 
     def _violate(self, messages: list[str]) -> None:
         with self._lock:
@@ -227,8 +245,9 @@ class SlackSimulator:
 
     # ---- request handling ----------------------------------------------------------------
     def handle_api(self, method: str, args: dict[str, Any], auth_header: str | None) -> _Reply:
-        if self.latency:
-            time.sleep(self.latency)
+        pause = self.rng.uniform(*self.jitter) if self.jitter is not None else self.latency
+        if pause:
+            time.sleep(pause)
         token = args.pop("token", None)
         if auth_header and auth_header.lower().startswith("bearer "):
             token = auth_header[7:].strip()
@@ -258,6 +277,17 @@ class SlackSimulator:
                 else:
                     ctx = Ctx(self.workspace, self.base_url, BOT_USER_ID)
                     reply = _Reply(200, call(ctx, method, args))
+                    hold = fault.answer_delay if fault is not None else 0.0
+                    hung = not hold and self.hang_probability > 0 and self.rng.random() < self.hang_probability
+                    if hung:
+                        hold = self.hang_seconds
+                    if hold:
+                        recorded = self._record(method, args, reply)
+                        if hung:
+                            with self._lock:
+                                self.hung_calls.append(recorded)
+                        time.sleep(hold)  # done; the answer comes too late for the client
+                        return reply
         self._record(method, args, reply)
         return reply
 

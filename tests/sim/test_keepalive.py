@@ -1,6 +1,8 @@
 """The bot's Web API transport: one kept-alive connection per thread, with slack_sdk's retries unchanged."""
 from __future__ import annotations
 
+import pytest
+
 import threading
 
 from bot.slack.gateway import SlackGateway, build_client
@@ -35,12 +37,34 @@ def test_an_idle_connection_is_replaced_not_reused(sim: SlackSimulator) -> None:
 
 def test_server_errors_and_rate_limits_are_still_retried(sim: SlackSimulator) -> None:
     gateway = SlackGateway(build_client(TOKEN, sim.api_url, backoff=0.01))
-    sim.inject("chat.postMessage", http_status=500)
-    sim.inject("chat.postMessage", http_status=429, retry_after=1)
-    ts = gateway.post_message("U0IC", "after a 500 and a 429")
-    posts = sim.calls_to("chat.postMessage")
-    assert [c.http_status for c in posts] == [500, 429, 200] and posts[-1].response["ts"] == ts
+    gateway.join("C0GENERAL")
+    ts = gateway.post_message("C0GENERAL", "to update")
+    sim.inject("chat.update", http_status=500)
+    sim.inject("chat.update", http_status=429, retry_after=1)
+    gateway.update_message("C0GENERAL", ts, "after a 500 and a 429")
+    updates = sim.calls_to("chat.update")
+    assert [c.http_status for c in updates] == [500, 429, 200]
     assert sim.connections_opened >= 1
+
+
+def test_a_post_is_never_retried_blindly(sim: SlackSimulator) -> None:
+    """A 500 (or no answer) to chat.postMessage may mean Slack posted it: without metadata to look for it, the error
+    goes to the caller; with metadata the gateway looks first and posts again only when it is not there."""
+    from bot.slack.gateway import SlackError
+
+    gateway = SlackGateway(build_client(TOKEN, sim.api_url, backoff=0.01))
+    gateway.join("C0GENERAL")
+    sim.inject("chat.postMessage", http_status=500)
+    with pytest.raises(SlackError) as caught:
+        gateway.post_message("C0GENERAL", "no metadata")
+    assert caught.value.status == 500 and len(sim.calls_to("chat.postMessage")) == 1
+    sim.inject("chat.postMessage", http_status=500)
+    metadata = {"event_type": "sevbot_test", "event_payload": {"post": "one"}}
+    ts = gateway.post_message("C0GENERAL", "with metadata", metadata=metadata)
+    assert [c.http_status for c in sim.calls_to("chat.postMessage")][1:] == [500, 200]
+    assert [c.method for c in sim.calls][-2:] == ["conversations.history", "chat.postMessage"], "it looked first"
+    assert sum(m.text == "with metadata" for m in sim.workspace.messages("C0GENERAL")) == 1
+    assert gateway.find_posted("C0GENERAL", metadata) == ts
 
 
 def test_a_slack_error_keeps_its_code(sim: SlackSimulator) -> None:
