@@ -236,11 +236,21 @@ class SlackSimulator:
         command, _, rest = text.strip().partition(" ")
         if not command.startswith("/"):
             return _Reply(400, {"ok": False, "error": "a slash command starts with /, e.g. /incident help"})
+        with self._recorded:
+            first = len(self.calls)
         response = send_slash(user_id, rest, str(body.get("channel_id") or "C0GENERAL"), command)
         try:
             answer: Any = response.json() if response.text else None
         except ValueError:
             answer = response.text
+        if answer is None and response.status == 200:
+            # Acked with nothing: the bot answers through the command's response_url once Slack has said something
+            # (e.g. who a person is). Wait a little for that answer, as the person in Slack would see it.
+            sent = getattr(response, "payload", None) or {}
+            token = str(sent.get("response_url", "")).rstrip("/").rsplit("/", 1)[-1]
+            later = self.wait_for_call(lambda c: c.method == "response_url" and c.args.get("token") == token, 5.0, start=first) if token else None
+            if later is not None:
+                answer = {"text": later.args.get("text", ""), "later": True}
         return _Reply(200, {"ok": True, "status": response.status, "response": answer})
 
     # ---- request handling ----------------------------------------------------------------
