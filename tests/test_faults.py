@@ -270,3 +270,35 @@ def test_concurrent_identical_requests_act_once(sqlite_bot: Bot) -> None:
     time.sleep(0.3)
     assert len(bot.incidents()) == 1
     assert TimelineEvent  # (imported for the type of bot.timeline rows)
+
+
+def test_an_unreachable_database_gets_a_clear_answer(bot: Bot) -> None:
+    """PostgreSQL refusing connections (ALLOW_CONNECTIONS false, every session terminated): the declare is answered
+    'nothing was recorded', /healthz says 503, and it all works again when the database is back."""
+    from sqlalchemy.engine import make_url
+
+    from tests.dbs import PG_ADMIN_URL
+
+    url = bot.runtime.settings.database_url
+    if not url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (ALLOW_CONNECTIONS); SQLite has no server to lose")
+    name = make_url(url).database
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
+                         {"name": name})
+        started = time.monotonic()
+        answer = bot.slack.slash_command("U0L1", "declare sev2 While the database is away")
+        assert time.monotonic() - started < 3.0
+        assert answer.status == 200 and "nothing was recorded" in answer.json()["text"]
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(bot.runtime.url + "/healthz", timeout=5)
+        assert caught.value.code == 503
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    wait_for(lambda: "Declaring INC-1" in bot.slack.slash_command("U0L1", "declare sev2 Back again").text, timeout=10, what="declares again")
+    assert [i.title for i in bot.incidents()] == ["Back again"]
