@@ -108,6 +108,17 @@ class Database:
             yield connection
 
     @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A Core connection whose every statement commits on its own (no BEGIN, no COMMIT round trips): for a
+        single statement that needs no company, on the request path. Same SQLite writer queue."""
+        if self._write_lock is None:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                yield connection
+            return
+        with self._writer(), self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+
+    @contextmanager
     def unit_of_work(self, *, deliver: bool = True) -> Iterator[Session]:
         """One transaction. `deliver=False` is for a caller that starts one delivery pass itself after several
         (the scheduler tick), instead of one per commit."""
