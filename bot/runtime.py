@@ -117,11 +117,14 @@ class Core:
         """Drive Slack for a new incident, then deliver what its finish queued (the declarer's "is open in" reply)
         and whatever waited for its channel (e.g. the page line).
 
-        `has_outbox=False` (the declare queued nothing) skips releasing what waited: there is nothing."""
-        self.provisioner.run(incident_id)
+        `has_outbox=False` (the declare queued nothing) skips the look for waiting effects: the tick's delivery
+        pass and the sweep still catch anything queued meanwhile."""
+        outcome = self.provisioner.run(incident_id)
+        if outcome.reply_item is not None:
+            self.outbox.deliver(outcome.reply_item)
         if has_outbox:
             self.outbox.release_waiting(incident_id)
-        self.outbox.drain(incident_id)
+            self.outbox.drain(incident_id)
 
     def background_sweep(self) -> None:
         """The periodic catch-up: unfinished declares, then Slack effects a crash or an outage left undone."""

@@ -46,6 +46,8 @@ _CLAIM = claim_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, attempts=OUTB
                          unfinished=OUTBOX.c.done_at.is_(None)).returning(OUTBOX.c.kind, OUTBOX.c.payload, OUTBOX.c.attempts,
                                                                          OUTBOX.c.incident_id)
 
+# Every success is marked with this one prebuilt statement (fenced by the attempt that claimed the item).
+_DONE = update(OUTBOX).where(OUTBOX.c.id == bindparam("_id"), OUTBOX.c.attempts == bindparam("_attempts"))
 _RELEASE_OWN = release_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, owner=OUTBOX.c.lease_owner, unfinished=OUTBOX.c.done_at.is_(None))
 
 Handler = Callable[[SlackGateway, dict[str, Any]], dict[str, Any] | None]
@@ -63,14 +65,17 @@ class NotYet(Exception):
 # database itself (see bot/core/timeline.py for why this is written out rather than built per call).
 _INSERT_KEYED = text(
     "INSERT INTO outbox (incident_id, kind, payload, dedupe_key, created_at, due_at, attempts) "
-    "VALUES (:incident_id, :kind, :payload, :dedupe_key, :now, :now, 0) ON CONFLICT (dedupe_key) DO NOTHING"
+    "VALUES (:incident_id, :kind, :payload, :dedupe_key, :now, :now, 0) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("payload", type_=JSON()))
 
 
 def enqueue_keyed(connection: Connection, now: datetime, *, kind: str, payload: dict[str, Any], incident_id: int | None,
-                  dedupe_key: str) -> None:
-    """`enqueue` on a Core connection, for a transaction that then delivers what it queued itself."""
-    connection.execute(_INSERT_KEYED, {"incident_id": incident_id, "kind": kind, "payload": payload, "dedupe_key": dedupe_key, "now": now})
+                  dedupe_key: str) -> int | None:
+    """`enqueue` on a Core connection, for a transaction that then delivers what it queued itself (`Outbox.deliver`):
+    the new item's id, or None when an item with this key was queued before."""
+    found: int | None = connection.execute(_INSERT_KEYED, {"incident_id": incident_id, "kind": kind, "payload": payload,
+                                                           "dedupe_key": dedupe_key, "now": now}).scalar()
+    return found
 
 
 def enqueue(session: Session, clock: Clock, *, kind: str, payload: dict[str, Any], incident_id: int | None = None,
@@ -163,12 +168,14 @@ class Outbox:
         except SlackError as exc:
             self._failed(item_id, incident_id, kind, attempts, exc)
             return False
-        with self.db.unit_of_work() as session:
-            session.execute(
-                update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.attempts == attempts)
-                .values(done_at=self.clock.now(), result=result or {}, lease_until=None, last_error=None)
-            )
+        with self.db.transaction() as connection:
+            connection.execute(_DONE, {"_id": item_id, "_attempts": attempts, "done_at": self.clock.now(), "result": result or {},
+                                       "lease_until": None, "last_error": None})
         return True
+
+    def deliver(self, item_id: int) -> bool:
+        """Perform one item now (the caller just queued it and knows its id): no look for due work first."""
+        return self._run(item_id)
 
     def _failed(self, item_id: int, incident_id: int | None, kind: str, attempts: int, exc: SlackError) -> None:
         now = self.clock.now()

@@ -118,6 +118,8 @@ class Outcome:
     done: bool
     failed_step: str | None = None
     error: str | None = None
+    # The outbox item telling the declarer "INC-n is open in #…", queued with the finish: deliver it next.
+    reply_item: int | None = None
 
 
 class StepFailed(Exception):
@@ -198,14 +200,14 @@ class Provisioner:
             except StepFailed:
                 self._store_deferred(snap)  # keep what did succeed
                 raise
-            self._finish(snap)
+            reply_item = self._finish(snap)
         except LostLease:
             log.info("%s: another worker owns provisioning now", human_id(incident_id))
             return Outcome(incident_id, done=False)
         except StepFailed as failed:
             self._fail(snap, failed.step, failed.error)
             return Outcome(incident_id, done=False, failed_step=failed.step, error=failed.error.code)
-        return Outcome(incident_id, done=True)
+        return Outcome(incident_id, done=True, reply_item=reply_item)
 
     def _declared_reply(self, snap: Snapshot) -> str:
         reply = messages.declared_reply(snap.id, snap.channel_id)
@@ -339,15 +341,21 @@ class Provisioner:
              "dedupe_key": f"{snap.id}:provision:{kind}"} for kind, summary, data in events])
 
     def _store_deferred(self, snap: Snapshot, **finish: Any) -> Any:
-        """One fenced transaction for the idempotent steps' results (and, on success, the finish)."""
+        """One fenced transaction for the idempotent steps' results (and, on success, the finish). Returns the
+        card versions it read back (or None when there was nothing to store)."""
+        return self._store_results(snap, finish)[0]
+
+    def _store_results(self, snap: Snapshot, finish: dict[str, Any]) -> tuple[Any, int | None]:
+        """`_store_deferred`, also returning the id of the declarer's reply the finish queued (None otherwise)."""
         pending = snap.deferred.peek()
         values: dict[str, Any] = {}
         for step_values, _event in pending:
             values.update(step_values)
         values.update(finish)
         if not values:
-            return None
+            return None, None
         now = self.clock.now()
+        reply_item = None
         with self.db.transaction() as connection:
             params = {**values, "_id": snap.id, "_token": snap.token, "provision_lease_until": None if finish else now + LEASE}
             row = connection.execute(_FENCED_VERSIONS, params).one_or_none()
@@ -355,17 +363,19 @@ class Provisioner:
                 raise LostLease()
             self._record_steps(connection, snap, now, [event for _values, event in pending])
             if finish and snap.response_url:
-                # "INC-n is open in #…" is decided with the finish, so a crash right after can't lose it (or send it twice).
-                enqueue_keyed(connection, now, kind="respond", incident_id=snap.id, dedupe_key=f"{snap.id}:declared_reply",
+                # "INC-n is open in #…" is decided with the finish, so a crash right after can't lose it.
+                reply_item = enqueue_keyed(connection, now, kind="respond", incident_id=snap.id, dedupe_key=f"{snap.id}:declared_reply",
                               payload={"response_url": snap.response_url, "user": snap.view.declared_by, "text": self._declared_reply(snap)})
         snap.deferred.forget(pending)
-        return row
+        return row, reply_item
 
-    def _finish(self, snap: Snapshot) -> None:
-        versions = self._store_deferred(snap, provisioned_at=self.clock.now(), provision_error=None)
+    def _finish(self, snap: Snapshot) -> int | None:
+        """Store the finish; returns the id of the declarer's reply it queued."""
+        versions, reply_item = self._store_results(snap, {"provisioned_at": self.clock.now(), "provision_error": None})
         if self.card_sync is not None and versions[0] > versions[1]:
             # A role or status change landed while we were posting: bring the card up to date now.
             self.card_sync.sync(snap.id)
+        return reply_item
 
     def _fail(self, snap: Snapshot, step: str, exc: SlackError) -> None:
         now = self.clock.now()
