@@ -157,6 +157,7 @@ class Core:
     def shutdown(self) -> None:
         """Let work already handed over finish (it holds leases and would otherwise be swept later)."""
         self.background.shutdown()
+        self.delivery.shutdown()
         self.provisioner.shutdown()
 
 

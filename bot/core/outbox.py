@@ -42,6 +42,12 @@ _DUE = (select(OUTBOX.c.id)
         .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < bindparam("now")))
         .order_by(OUTBOX.c.id).limit(bindparam("limit")))
 _DUE_FOR_INCIDENT = _DUE.where(OUTBOX.c.incident_id == bindparam("incident_id"))
+_DUE_FOR_NO_INCIDENT = _DUE.where(OUTBOX.c.incident_id.is_(None))
+# Which incidents have due work (NULL: effects of no incident), so a backlog can be delivered an incident per thread.
+_DUE_GROUPS = (select(OUTBOX.c.incident_id).distinct()
+               .where(OUTBOX.c.done_at.is_(None), OUTBOX.c.due_at <= bindparam("now"))
+               .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < bindparam("now")))
+               .limit(bindparam("limit")))
 _CLAIM = claim_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, attempts=OUTBOX.c.attempts, owner=OUTBOX.c.lease_owner,
                          unfinished=OUTBOX.c.done_at.is_(None)).returning(OUTBOX.c.kind, OUTBOX.c.payload, OUTBOX.c.attempts,
                                                                          OUTBOX.c.incident_id)
@@ -119,6 +125,23 @@ class Outbox:
                 if self._run(item_id):
                     done += 1
             if not until_empty or len(batch) < limit:
+                return done
+
+    def due_groups(self, limit: int = 500) -> list[int | None]:
+        """The incidents with due items (None stands for items of no incident)."""
+        with self.db.transaction() as connection:
+            return list(connection.scalars(_DUE_GROUPS, {"now": self.clock.now(), "limit": limit}))
+
+    def drain_group(self, incident_id: int | None) -> int:
+        """Deliver one incident's due items in order (or, for None, the items of no incident)."""
+        if incident_id is not None:
+            return self.drain(incident_id, until_empty=True)
+        done = 0
+        while True:
+            with self.db.transaction() as connection:
+                batch = list(connection.scalars(_DUE_FOR_NO_INCIDENT, {"now": self.clock.now(), "limit": 100}))
+            done += sum(1 for item_id in batch if self._run(item_id))
+            if len(batch) < 100:
                 return done
 
     def take_back_own(self) -> int:
@@ -207,12 +230,9 @@ def _post(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
     message but before we marked it done) first looks for it, so a crash never posts the same message twice."""
     item_id = payload.get("_outbox_id")
     if item_id is not None and payload.get("_attempt", 1) > 1:
-        try:
-            landed = gateway.find_by_metadata(payload["channel"], OUTBOX_METADATA, "outbox_id", item_id)
-        except SlackError as exc:
-            # Can't look (a private channel without groups:history, a DM): better a rare repeat than a lost message.
-            log.info("outbox %s: cannot check whether the post landed (%s); posting", item_id, exc.code)
-            landed = None
+        # Can't look (a private channel without groups:history, a DM): posts anyway, better a rare repeat than a lost
+        # message. A look that goes unanswered raises instead, and the item is tried again later.
+        landed = gateway.find_posted(payload["channel"], {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}})
         if landed is not None:
             return {"ts": landed, "adopted": True}
     metadata = {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}} if item_id is not None else None

@@ -319,7 +319,9 @@ class SlackGateway:
         return None
 
     def find_posted(self, channel_id: str, metadata: dict[str, Any]) -> str | None:
-        """The ts of our recent post carrying exactly this metadata, or None (also when Slack won't let us look)."""
+        """The ts of our recent post carrying exactly this metadata, or None: not there, or Slack says we may not
+        look (a private channel without the history scope: better a rare repeat than a lost message). When the look
+        itself goes unanswered, that SlackError is raised: posting blind then could make the twin we look for."""
         payload = metadata.get("event_payload") or {}
         if not payload:
             return None
@@ -327,6 +329,8 @@ class SlackGateway:
         try:
             return self.find_by_metadata(channel_id, str(metadata["event_type"]), key, value)
         except SlackError as exc:
+            if carried_out_maybe(exc):
+                raise
             log.info("cannot look for an earlier post in %s (%s)", channel_id, exc.code)
             return None
 
