@@ -127,9 +127,11 @@ class Core:
             self.outbox.drain(incident_id)
 
     def background_sweep(self) -> None:
-        """The periodic catch-up: unfinished declares, then Slack effects a crash or an outage left undone."""
-        self.provisioner.sweep()
-        self.outbox.drain()
+        """The periodic catch-up: unfinished declares (side by side on the background pool: one waiting on a slow
+        Slack must not hold up the rest), then the Slack effects a crash or an outage left undone."""
+        for incident_id in self.provisioner.pending_here():
+            self.background.run_later(self.provision, incident_id, True)
+        self.delivery.deliver_backlog()
 
     def warm_caches(self) -> None:
         """Learn who we are, look up every user group the policy names and compile the templates, at start: no

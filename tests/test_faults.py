@@ -178,8 +178,12 @@ def test_a_rerun_adopts_the_card_and_announcement_an_interrupted_run_posted(sqli
     with bot.db.unit_of_work() as session:  # forget what the first run stored, as a SIGKILL before the store would
         session.execute(update(Incident).where(Incident.id == incident_id).values(
             card_ts=None, announcement_ts=None, provisioned_at=None, provision_lease_until=None))
-    bot.runtime.core.provision(incident_id)
+    from bot.slack_sim.state import Message
+
     ws = bot.sim.workspace
+    for n in range(250):  # a busy stakeholder channel: the announcement is far out of the newest 100
+        ws.add_message(Message(ts=ws.new_ts(), channel="C0STAKE", user="U0EXEC", text=f"chatter {n}"))
+    bot.runtime.core.provision(incident_id)
     cards = [m for m in ws.messages(channel) if m.blocks and m.blocks[0].get("type") == "header"]
     assert len(cards) == 1 and bot.incident(incident_id).card_ts == cards[0].ts
     assert len([m for m in ws.messages("C0STAKE") if "declared" in m.text]) == 1

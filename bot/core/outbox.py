@@ -20,7 +20,7 @@ from bot.db.engine import Database, note_queued
 from bot.db.lease import claim_statement, release_statement
 from bot.db.models import OutboxItem
 from bot.db.types import UTCDateTime
-from bot.slack.gateway import SlackError, SlackGateway
+from bot.slack.gateway import CLOCK_SKEW, SlackError, SlackGateway
 from bot.core.timeline import BOT_ACTOR, record
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ _DUE_GROUPS = (select(OUTBOX.c.incident_id).distinct()
                .limit(bindparam("limit")))
 _CLAIM = claim_statement(OUTBOX, lease_until=OUTBOX.c.lease_until, attempts=OUTBOX.c.attempts, owner=OUTBOX.c.lease_owner,
                          unfinished=OUTBOX.c.done_at.is_(None)).returning(OUTBOX.c.kind, OUTBOX.c.payload, OUTBOX.c.attempts,
-                                                                         OUTBOX.c.incident_id)
+                                                                         OUTBOX.c.incident_id, OUTBOX.c.created_at)
 
 # Every success is marked with this one prebuilt statement (fenced by the attempt that claimed the item).
 _DONE = update(OUTBOX).where(OUTBOX.c.id == bindparam("_id"), OUTBOX.c.attempts == bindparam("_attempts"))
@@ -171,7 +171,7 @@ class Outbox:
             row = connection.execute(_CLAIM, {"_id": item_id, "_now": now, "_lease_until": now + LEASE, "_owner": self.owner}).one_or_none()
             if row is None:
                 return None
-            return row.kind, dict(row.payload), row.attempts, row.incident_id
+            return row.kind, {**row.payload, "_since": row.created_at.timestamp()}, row.attempts, row.incident_id
 
     def _run(self, item_id: int) -> bool:
         claim = self._claim(item_id)
@@ -232,7 +232,8 @@ def _post(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
     if item_id is not None and payload.get("_attempt", 1) > 1:
         # Can't look (a private channel without groups:history, a DM): posts anyway, better a rare repeat than a lost
         # message. A look that goes unanswered raises instead, and the item is tried again later.
-        landed = gateway.find_posted(payload["channel"], {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}})
+        landed = gateway.find_posted(payload["channel"], {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}},
+                                     since=payload["_since"] - CLOCK_SKEW if "_since" in payload else None)
         if landed is not None:
             return {"ts": landed, "adopted": True}
     metadata = {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}} if item_id is not None else None

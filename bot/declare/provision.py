@@ -25,7 +25,7 @@ from bot.db.models import Incident
 from bot.domain import naming
 from bot.domain.incident import human_id
 from bot.render import Renderer
-from bot.slack.gateway import SlackError, SlackGateway
+from bot.slack.gateway import CLOCK_SKEW, SlackError, SlackGateway
 from bot.core.outbox import enqueue_keyed
 from bot.core.timeline import BOT_ACTOR, record, record_keyed
 from bot.card.sync import CardSync, render_card
@@ -279,7 +279,15 @@ class Provisioner:
             return list(rows)
 
     def sweep(self) -> list[Outcome]:
-        return [self.run(incident_id) for incident_id in self.pending()]
+        """Run what is pending, one after another (the tests' way; `Core.background_sweep` runs them side by side)."""
+        return [self.run(incident_id) for incident_id in self.pending_here()]
+
+    def pending_here(self) -> list[int]:
+        """`pending()`, except what this process is running now: a run whose lease lapsed while the database was too
+        busy to renew it is still alive here, and a second run beside it could post twice."""
+        with self._running_lock:
+            running = set(self._running)
+        return [incident_id for incident_id in self.pending() if incident_id not in running]
 
     # -- claim, fence, finish -------------------------------------------------------------------------------
 
@@ -486,7 +494,7 @@ class Provisioner:
         failure interrupted one) first looks for the post an earlier run may have made before it could store it."""
         metadata = {"event_type": PROVISION_METADATA, "event_payload": {"post": f"{what}:{snap.id}"}}
         if snap.token > 1:
-            landed = self.gateway.find_posted(channel, metadata)
+            landed = self.gateway.find_posted(channel, metadata, since=snap.view.declared_at.timestamp() - CLOCK_SKEW)
             if landed is not None:
                 log.info("%s: the %s was already posted by an earlier run; adopting it", human_id(snap.id), what)
                 return landed

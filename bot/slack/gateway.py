@@ -68,6 +68,10 @@ class ChannelInfo:
 # 5xx, Slack may have carried the call out, so slack_sdk must not send it again blindly. `post_message` retries them
 # itself, after looking for the post by its metadata. (429 is still retried: Slack did nothing.)
 NOT_BLINDLY_RETRIED = frozenset({"chat.postMessage"})
+# Looking for an earlier post reads at most this many pages of 200 messages (4,000: a very busy channel's hours).
+HISTORY_PAGES = 20
+# Seconds Slack's clock may be ahead of ours when a post's age is bounded by our clock.
+CLOCK_SKEW = 60.0
 RETRIES = 3
 
 
@@ -204,6 +208,7 @@ class SlackGateway:
             args["blocks"] = blocks
         if thread_ts:
             args["thread_ts"] = thread_ts
+        first_try = time.time()
         for attempt in range(RETRIES + 1):
             try:
                 return str(self._call("chat.postMessage", **args)["ts"])
@@ -211,7 +216,7 @@ class SlackGateway:
                 if metadata is None or not carried_out_maybe(exc) or attempt == RETRIES:
                     raise
                 log.info("chat.postMessage to %s: %s; looking for the post before trying again", channel, exc.code)
-                landed = self.find_posted(channel, metadata)
+                landed = self.find_posted(channel, metadata, since=first_try - CLOCK_SKEW)
                 if landed is not None:
                     return landed
         raise AssertionError("unreachable")  # the loop returns or raises
@@ -309,16 +314,28 @@ class SlackGateway:
         messages = [m for m in data.get("messages", []) if m.get("ts") == ts]
         return dict(messages[0]) if messages else None
 
-    def find_by_metadata(self, channel_id: str, event_type: str, key: str, value: Any, *, look_back: int = 100) -> str | None:
-        """The ts of a recent message we posted carrying this metadata: how a retried post learns it already landed."""
-        data = self._call("conversations.history", channel=channel_id, limit=look_back, include_all_metadata=True)
-        for message in data.get("messages", []):
-            metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get(key) == value:
-                return str(message["ts"])
+    def find_by_metadata(self, channel_id: str, event_type: str, key: str, value: Any, *, look_back: int = 100,
+                         since: float | None = None) -> str | None:
+        """The ts of a message we posted carrying this metadata: how a retried post learns it already landed.
+
+        With `since` (a Unix time the post can't be older than), every message since then is read, page by page, so
+        a busy channel can't push the post out of view; without it, the `look_back` newest."""
+        args: dict[str, Any] = {"channel": channel_id, "include_all_metadata": True, "limit": look_back}
+        if since is not None:
+            args.update(oldest=f"{since:.6f}", limit=200)
+        for _page in range(HISTORY_PAGES):
+            data = self._call("conversations.history", **args)
+            for message in data.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get(key) == value:
+                    return str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if since is None or not cursor:
+                return None
+            args["cursor"] = cursor
         return None
 
-    def find_posted(self, channel_id: str, metadata: dict[str, Any]) -> str | None:
+    def find_posted(self, channel_id: str, metadata: dict[str, Any], since: float | None = None) -> str | None:
         """The ts of our recent post carrying exactly this metadata, or None: not there, or Slack says we may not
         look (a private channel without the history scope: better a rare repeat than a lost message). When the look
         itself goes unanswered, that SlackError is raised: posting blind then could make the twin we look for."""
@@ -327,7 +344,7 @@ class SlackGateway:
             return None
         key, value = next(iter(payload.items()))
         try:
-            return self.find_by_metadata(channel_id, str(metadata["event_type"]), key, value)
+            return self.find_by_metadata(channel_id, str(metadata["event_type"]), key, value, since=since)
         except SlackError as exc:
             if carried_out_maybe(exc):
                 raise
