@@ -6,7 +6,7 @@ process (bench/serve_harness.py's BotProcess: a fixed port, so a restart is the 
 work back). The Slack simulator adds a random 20-200 ms to every Web API call, and 1% of the calls it carries out have
 their answer held 11 s, past the bot's 10 s client timeout: Slack did it, the bot never heard. At a random moment in
 each round (0.2-3 s after it starts) the serve process is SIGKILLed and restarted at once; the round's remaining
-declares go to the new process. SEVBOT_UPDATE_INTERVAL=5s makes stakeholder-update reminders fire during the run.
+declares go to the new process. SEVBOT_UPDATE_INTERVAL=60s makes stakeholder-update reminders fire during the run.
 
 A sender sends its next declare when the previous one was acked AND its "INC-n is open in" reply arrived through the
 response_url, or after the ack alone once the process that acked it is dead. A declare whose request died with the
@@ -699,7 +699,8 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
     config = tmp / "sevbot-chaos.toml"
     config.write_text(config_toml(), encoding="utf-8")
     bot = BotProcess(database_url, sim.api_url, tmp, signing_secret=signing_secret,
-                     extra_env={"SEVBOT_CONFIG": str(config), "SEVBOT_UPDATE_INTERVAL": args.update_interval})
+                     extra_env={"SEVBOT_CONFIG": str(config), "SEVBOT_UPDATE_INTERVAL": args.update_interval,
+                                "SLACK_TIMEOUT": args.slack_timeout})
     reader = create_engine(database_url, poolclass=NullPool)  # the bench's own view of the scratch DB
     log_dir = Path(args.keep_logs) if args.keep_logs else tmp / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -824,7 +825,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jitter-max-ms", type=float, default=200.0)
     parser.add_argument("--hang-probability", type=float, default=0.01)
     parser.add_argument("--hang-seconds", type=float, default=11.0)
-    parser.add_argument("--update-interval", default="5s", help="SEVBOT_UPDATE_INTERVAL for the bot")
+    parser.add_argument("--update-interval", default="60s",
+                        help="SEVBOT_UPDATE_INTERVAL for the bot (5s on ~1000 incidents is ~200 reminders a second: a storm "
+                             "that buries the declares' own Slack effects behind it)")
+    parser.add_argument("--slack-timeout", default="5", help="SLACK_TIMEOUT for the bot: what a hung call costs before it is looked for")
     parser.add_argument("--drain-between-rounds", action="store_true",
                         help="start a round only once every earlier declare is provisioned and told 'is open in' (up to "
                              "--timeout), so each recovery is from one crash, not from a pile-up of kills")
