@@ -85,7 +85,8 @@ def test_take_command_race_leaves_exactly_one_ic(bot: Bot) -> None:
     for thread in racers:
         thread.join()
     assert results == [200, 200]
-    wait_for(lambda: len(bot.sim.workspace.ephemerals) >= answered_before + 2, what="both clickers answered")
+    wait_for(lambda: {e.user for e in bot.sim.workspace.ephemerals[answered_before:]} >= {"U0L2", "U0IC"},
+             what="both clickers answered")
     with bot.db.unit_of_work() as session:
         holders = [r.user_id for r in session.query(RoleAssignment).filter_by(incident_id=incident_id, role="ic", ended_at=None)]
     assert len(holders) == 1 and holders[0] in ("U0L2", "U0IC")
