@@ -8,7 +8,7 @@ The background sweep drains whatever a crash or a Slack outage left behind.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -262,11 +262,3 @@ def _invite(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
 def _ephemeral(gateway: SlackGateway, payload: dict[str, Any]) -> None:
     gateway.post_ephemeral(payload["channel"], payload["user"], payload["text"])
     return None
-
-
-def pending_count(db: Database, kinds: Iterable[str] | None = None) -> int:
-    with db.unit_of_work() as session:
-        query = select(OutboxItem.id).where(OutboxItem.done_at.is_(None))
-        if kinds is not None:
-            query = query.where(OutboxItem.kind.in_(list(kinds)))
-        return len(list(session.scalars(query)))

@@ -23,10 +23,6 @@ class OutageLog:
         self._down_since: float | None = None
         self._last_said = 0.0
 
-    @property
-    def down(self) -> bool:
-        return self._down_since is not None
-
     def guard(self, what: str, work: Callable[[], T]) -> T | None:
         """Run `work`; if the database is away, say so (once, then rarely) and return None."""
         try:
