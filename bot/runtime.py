@@ -32,7 +32,7 @@ from bot.db.migrate import schema_state
 from bot.declare.provision import Provisioner
 from bot.http import make_wsgi_app
 from bot.paging.delivery import deliver_page, post_in_incident_channel
-from bot.paging.ladder import page_step_due
+from bot.paging.ladder import page_step_due, page_start_due
 from bot.render import Renderer
 from bot.resolve.resolve import archive_due, postmortem_due
 from bot.runbooks.loader import RUNBOOKS_DIR, RunbookError, load_or_raise
@@ -114,11 +114,14 @@ class Core:
     scheduler: Scheduler
 
     def provision(self, incident_id: int, has_outbox: bool = True) -> None:
-        """Drive Slack for a new incident, then deliver what its finish queued (the declarer's "is open in" reply)
-        and whatever waited for its channel (e.g. the page line).
+        """Start the page the declare called for (its DMs go out as it commits), drive Slack for the new incident,
+        then deliver what its finish queued (the declarer's "is open in" reply) and whatever waited for its channel
+        (e.g. the page line).
 
-        `has_outbox=False` (the declare queued nothing) skips the look for waiting effects: the tick's delivery
-        pass and the sweep still catch anything queued meanwhile."""
+        `has_outbox=False` (the declare called for no page, so nothing else is queued) skips the look for waiting
+        effects: the tick's delivery pass and the sweep still catch anything queued meanwhile."""
+        if has_outbox:
+            self.scheduler.run_due(incident_id)
         outcome = self.provisioner.run(incident_id)
         if outcome.reply_item is not None:
             self.outbox.deliver(outcome.reply_item)
@@ -182,6 +185,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     db.after_commit = delivery.after_commit  # a unit of work that queued Slack effects starts their delivery
     handlers: dict[str, TimerHandler] = {
         timers.UPDATE_REMINDER: lambda session, timer: reminder_due(deps, session, timer),
+        timers.PAGE_START: lambda session, timer: page_start_due(deps, session, timer),
         timers.PAGE_STEP: lambda session, timer: page_step_due(deps, session, timer),
         timers.RUNBOOK_CHECK: lambda session, timer: runbook_check_due(deps, session, timer),
         timers.POSTMORTEM_REMINDER: lambda session, timer: postmortem_due(deps, session, timer),

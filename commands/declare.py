@@ -53,7 +53,7 @@ def run(invocation: Invocation) -> None:
     )
     # Recorded first: the ack names the incident, and Slack work happens after Slack has its answer.
     invocation.reply(declaring_ack(declared.incident_id))
-    ctx.run_later(ctx.provision, declared.incident_id, declared.enqueued)
+    ctx.run_later(ctx.provision, declared.incident_id, declared.pages)
 
 
 def _open_modal(ctx: Context, trigger_id: str, channel_id: str, user_id: str) -> None:
@@ -123,4 +123,4 @@ def on_modal_submit(ctx: Context, body: dict[str, Any], ack: Callable[..., Any])
     )
     ack()
     if declared.created:
-        ctx.run_later(ctx.provision, declared.incident_id, declared.enqueued)
+        ctx.run_later(ctx.provision, declared.incident_id, declared.pages)

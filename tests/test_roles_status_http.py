@@ -228,7 +228,7 @@ def test_notes_and_timeline(sqlite_bot: Bot) -> None:
     posted = [m.text for m in bot.sim.workspace.messages(channel)]
     assert any("Rolled back payments-api to v142 &amp; &lt;!here&gt;" in t for t in posted)
     timeline = _say(bot, "U0L1", channel, "timeline")
-    assert "Rolled back payments-api" in timeline and "Declared INC-1" in timeline and "<!here>" not in timeline
+    assert "Rolled back payments-api" in timeline and "Declared as" in timeline and "<!here>" not in timeline
 
 
 def test_pins_and_pin_reactions_join_the_timeline_once(bot: Bot) -> None:

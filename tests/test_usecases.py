@@ -16,7 +16,7 @@ from bot.core.errors import BadInput, Refused
 from bot.db.engine import Database
 from bot.db.models import Base, OutboxItem, Page, RoleAssignment, Timer
 from bot.declare.record import DeclareRequest, declare
-from bot.paging.ladder import acknowledge, page_step_due
+from bot.paging.ladder import acknowledge, page_start_due, page_step_due
 from bot.roles.assign import assign_role
 from bot.scheduler import timers
 from bot.scheduler.timing import Timing
@@ -66,7 +66,13 @@ def make_deps(tmp_path: Path, config: IncidentConfig) -> Deps:
 
 
 def open_incident(deps: Deps, severity: str = "sev3", by: str = "U0L1") -> int:
-    return declare(deps, DeclareRequest(title="Checkout is failing", severity=severity, declared_by=by)).incident_id
+    """Declare, then start the page it called for, as the runtime does right after the ack."""
+    declared = declare(deps, DeclareRequest(title="Checkout is failing", severity=severity, declared_by=by))
+    with deps.db.unit_of_work() as session:
+        for timer in timers.claim_due(session, deps.clock.now(), 100, declared.incident_id):
+            assert timer.kind == timers.PAGE_START and declared.pages
+            page_start_due(deps, session, timer)
+    return declared.incident_id
 
 
 def current_ic(deps: Deps, incident_id: int) -> list[str]:
@@ -146,6 +152,29 @@ def test_the_ladder_steps_up_on_timeout_and_ends_exhausted(tmp_path: Path) -> No
         live = session.scalars(select(Timer).where(Timer.kind == timers.PAGE_STEP, Timer.done_at.is_(None))).all()
     assert dms == [["U0L1"], ["U0L2"]], "one DM per tier, tier 1 then tier 2"
     assert live == []
+
+
+def test_a_page_the_declare_called_for_starts_on_the_tick_when_nothing_else_started_it(tmp_path: Path) -> None:
+    """The declare records the page start as a timer due at once; the runtime starts it right after the ack. If the
+    process dies in between, the tick starts it, once; a second run finds nothing to do."""
+    from bot.scheduler.tick import Scheduler
+
+    deps = make_deps(tmp_path, IncidentConfig(escalation_policies={"default": LADDER}))
+    declared = declare(deps, DeclareRequest(title="Checkout is failing", severity="sev1", declared_by="U0L1"))
+    assert declared.pages
+    with deps.db.unit_of_work() as session:
+        assert session.scalars(select(Page)).all() == [], "the declare itself pages nobody yet"
+    scheduler = Scheduler(deps.db, deps.clock, {timers.PAGE_START: lambda session, timer: page_start_due(deps, session, timer)},
+                          deliver_backlog=lambda: None, backlog_due=lambda: False)
+    assert scheduler.tick().fired == 1
+    assert scheduler.tick().fired == 0 and scheduler.run_due(declared.incident_id) == 0
+    page = page_of(deps, declared.incident_id)
+    assert (page.state, page.tier, page.reason) == ("paging", 0, "declared SEV1")
+    with deps.db.unit_of_work() as session:
+        dms = [item.payload["targets"] for item in session.scalars(select(OutboxItem).where(OutboxItem.kind == "page_dm"))]
+    assert dms == [["U0L1"]]
+    quiet = declare(deps, DeclareRequest(title="A typo on the status page", severity="sev3", declared_by="U0L1"))
+    assert not quiet.pages
 
 
 def test_acknowledging_stops_the_ladder_once(tmp_path: Path) -> None:

@@ -42,9 +42,8 @@ class IncidentView:
 
 @dataclass(frozen=True)
 class NewIncident:
-    """What the clocks need to know about an incident recorded a moment ago (in the same transaction)."""
+    """What the clocks need to know about an incident being recorded (its id comes from that same insert)."""
 
-    id: int
     severity: str
     service: str | None
     declared_by: str

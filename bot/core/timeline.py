@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, bindparam, insert, text
+from sqlalchemy import JSON, Connection, Table, bindparam, insert, text
 from sqlalchemy.orm import Session
 
 from bot.db.models import TimelineEvent
@@ -56,6 +56,11 @@ def record(
         connection = session
     connection.execute(_INSERT if dedupe_key is None else _INSERT_KEYED, row)
     return None
+
+
+def new_row(*, kind: str, actor: str, summary: str, at: datetime, data: dict[str, Any] | None = None) -> tuple[Table, dict[str, Any]]:
+    """An event of an incident being recorded (its id is filled in by the insert: see bot/db/with_children.py)."""
+    return TIMELINE, {"at": at, "actor": actor, "kind": kind, "summary": summary, "data": data or {}, "dedupe_key": None}
 
 
 def record_keyed(connection: Connection, rows: list[dict[str, Any]]) -> None:

@@ -3,24 +3,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.deps import Deps
 from bot.core.incident import NewIncident
-from bot.db.engine import Database, queued_in
-from bot.declare.lifecycle import on_declared
+from bot.core.timeline import new_row
+from bot.db.engine import Database
 from bot.db.models import Incident, RoleAssignment
+from bot.db.with_children import insert_with_children
+from bot.declare.lifecycle import on_declared
 from bot.domain.incident import human_id
-from bot.core.timeline import record_new
+from bot.scheduler.timers import PAGE_START, TIMERS
 
 MAX_TITLE = 2000
 MAX_DESCRIPTION = 3000
 
 INCIDENTS = Incident.__table__
-# Prebuilt: declare is the hot path, and a reused statement skips SQLAlchemy's per-call compile work.
-_INSERT_INCIDENT = insert(INCIDENTS).returning(INCIDENTS.c.id)
-_INSERT_ROLE = insert(RoleAssignment.__table__)
+ROLES = RoleAssignment.__table__
+# Prebuilt: a reused statement skips SQLAlchemy's per-call compile work.
 _BY_KEY = select(INCIDENTS.c.id).where(INCIDENTS.c.idempotency_key == bindparam("key"))
 
 
@@ -42,8 +45,8 @@ class DeclareRequest:
 class Declared:
     incident_id: int
     created: bool
-    # Whether the declare queued Slack effects of its own (e.g. page DMs) for a delivery pass.
-    enqueued: bool = False
+    # Whether the declare called for a page: its start is due at once (bot/paging/ladder.page_start_due).
+    pages: bool = False
 
     @property
     def human_id(self) -> str:
@@ -60,34 +63,32 @@ def declare(deps: Deps, request: DeclareRequest) -> Declared:
         if existing is not None:
             return Declared(existing, created=False)
     now = clock.now()
+    label = config.severity(request.severity).label
+    by = request.declared_by
+    children = [
+        (ROLES, {"role": "ic", "user_id": by, "assigned_by": by, "assigned_at": now, "ended_at": None}),
+        new_row(actor=by, at=now, kind="declared", summary=f"Declared as {label}",
+                data={"severity": request.severity, "service": request.service, "scope": request.scope}),
+        new_row(actor=by, at=now, kind="role_assigned", summary="Incident Commander: the declarer, until handed over",
+                data={"role": "ic", "user": by}),
+        *on_declared(deps, NewIncident(request.severity, request.service, by, now)),
+    ]
+    row = {
+        "title": request.title[:MAX_TITLE],
+        "severity": request.severity,
+        "status": config.open_status,
+        "service": request.service,
+        "scope": request.scope,
+        "description": (request.description or None) and request.description[:MAX_DESCRIPTION],
+        "declared_by": request.declared_by,
+        "declared_at": now,
+        "origin_channel_id": request.origin_channel_id,
+        "response_url": request.response_url,
+        "idempotency_key": request.idempotency_key,
+    }
     try:
-        with db.unit_of_work() as session:
-            connection = session.connection()
-            incident_id = connection.execute(_INSERT_INCIDENT, {
-                "title": request.title[:MAX_TITLE],
-                "severity": request.severity,
-                "status": config.open_status,
-                "service": request.service,
-                "scope": request.scope,
-                "description": (request.description or None) and request.description[:MAX_DESCRIPTION],
-                "declared_by": request.declared_by,
-                "declared_at": now,
-                "origin_channel_id": request.origin_channel_id,
-                "response_url": request.response_url,
-                "idempotency_key": request.idempotency_key,
-            }).scalar_one()
-            connection.execute(_INSERT_ROLE, {"incident_id": incident_id, "role": "ic", "user_id": request.declared_by,
-                                              "assigned_by": request.declared_by, "assigned_at": now, "ended_at": None})
-            label = config.severity(request.severity).label
-            who = {"actor": request.declared_by, "at": now, "incident_id": incident_id}
-            record_new(connection, [
-                {**who, "kind": "declared", "summary": f"Declared {human_id(incident_id)} as {label}",
-                 "data": {"severity": request.severity, "service": request.service, "scope": request.scope}},
-                {**who, "kind": "role_assigned", "summary": "Incident Commander: the declarer, until handed over",
-                 "data": {"role": "ic", "user": request.declared_by}},
-            ])
-            on_declared(deps, session, NewIncident(incident_id, request.severity, request.service, request.declared_by, now))
-            enqueued = queued_in(session)
+        # One statement on PostgreSQL: the ack waits for a single round trip (bot/db/with_children.py).
+        incident_id = insert_with_children(db, INCIDENTS, row, _by_table(children), foreign_key="incident_id")
     except IntegrityError:
         # A concurrent submission of the same view won the race; answer with its incident.
         if request.idempotency_key is None:
@@ -96,7 +97,15 @@ def declare(deps: Deps, request: DeclareRequest) -> Declared:
         if existing is None:
             raise
         return Declared(existing, created=False)
-    return Declared(incident_id, created=True, enqueued=enqueued)
+    pages = any(table is TIMERS and child["kind"] == PAGE_START for table, child in children)
+    return Declared(incident_id, created=True, pages=pages)
+
+
+def _by_table(rows: list[tuple[Table, dict[str, Any]]]) -> list[tuple[Table, list[dict[str, Any]]]]:
+    grouped: dict[Table, list[dict[str, Any]]] = {}
+    for table, child in rows:
+        grouped.setdefault(table, []).append(child)
+    return list(grouped.items())
 
 
 def _by_idempotency_key(db: Database, key: str) -> int | None:

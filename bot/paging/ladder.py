@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.domain.incident import human_id
@@ -17,7 +17,8 @@ from bot.domain.text import escape_mrkdwn, one_line
 from bot.core.outbox import enqueue
 from bot.scheduler import timers
 from bot.core.deps import Deps
-from bot.core.timeline import record
+from bot.core.timeline import new_row, record
+from bot.core.incident import NewIncident
 from bot.core.errors import BadInput
 from bot.core.incident import locked_incident
 from bot.core.people import check_person
@@ -30,12 +31,43 @@ def active_page(session: Session, incident_id: int) -> Page | None:
                           .order_by(Page.id.desc()).with_for_update())
 
 
-def record_unpaged(session: Session | Connection, incident_id: int, *, reason: str, actor: str, at: datetime) -> str:
+def record_unpaged(session: Session, incident_id: int, *, reason: str, actor: str, at: datetime) -> str:
     """Paging was called for but there is no ladder to walk: say so on the timeline (and to the channel)."""
-    record(session, incident_id, kind="page_requested", actor=actor, at=at,
-           summary=f"Paging requested ({reason}); no escalation policy is configured, nobody was paged",
+    record(session, incident_id, kind="page_requested", actor=actor, at=at, summary=_unpaged_summary(reason),
            data={"reason": reason, "paged": False})
     return ":pager: This calls for paging on-call, but no escalation policy is configured: page them by hand."
+
+
+def _unpaged_summary(reason: str) -> str:
+    return f"Paging requested ({reason}); no escalation policy is configured, nobody was paged"
+
+
+def paging_on_declare(deps: Deps, incident: NewIncident) -> tuple[Table, dict[str, Any]] | None:
+    """What a declare records about paging, as a row of its insert: nothing (the severity does not page), the line
+    that nobody could be paged (no ladder), or the page-start timer, due at once (the page starts right after the
+    ack: see page_start_due)."""
+    severity = deps.config.severities.get(incident.severity)
+    if severity is None or not severity.page:
+        return None
+    reason = _declared_reason(incident.severity)
+    if deps.config.policy_for(incident.severity, incident.service) is None:
+        return new_row(kind="page_requested", actor=incident.declared_by, at=incident.declared_at,
+                       summary=_unpaged_summary(reason), data={"reason": reason, "paged": False})
+    return timers.new_row(kind=timers.PAGE_START, due_at=incident.declared_at)
+
+
+def page_start_due(deps: Deps, session: Session, timer: Timer) -> None:
+    """The page a declare called for: started by the declare's own follow-up, or by the tick after a crash."""
+    timer.done_at = deps.clock.now()
+    incident = session.get(Incident, timer.incident_id)
+    if incident is None or incident.status == deps.config.closed_status:
+        return
+    session.flush()
+    request_page(deps, session, incident.id, reason=_declared_reason(incident.severity), actor=incident.declared_by)
+
+
+def _declared_reason(severity: str) -> str:
+    return f"declared {severity.upper()}"
 
 
 def start_page(deps: Deps, session: Session, incident: Incident, *, reason: str, actor: str,

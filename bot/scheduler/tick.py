@@ -51,16 +51,27 @@ class Scheduler:
             self._deliver_backlog()
         return TickResult(sum(total.values()), total)
 
+    def run_due(self, incident_id: int) -> int:
+        """One incident's due timers, now (e.g. the page a declare called for, right after its ack); what they queue
+        is delivered on commit. The tick would run them too: claiming them under lock means exactly one of us does."""
+        total: dict[str, int] = {}
+        with self.db.unit_of_work() as session:
+            self._fire(session, timers.claim_due(session, self.clock.now(), BATCH, incident_id), total)
+        return sum(total.values())
+
     def _batch(self, total: dict[str, int]) -> int:
         now = self.clock.now()
         with self.db.unit_of_work(deliver=False) as session:
             due = timers.claim_due(session, now, BATCH)
-            for timer in due:
-                handler = self.handlers.get(timer.kind)
-                if handler is None:
-                    log.error("timer %s has unknown kind %s; closing it", timer.id, timer.kind)
-                    timer.done_at = now
-                    continue
-                handler(session, timer)
-                total[timer.kind] = total.get(timer.kind, 0) + 1
+            self._fire(session, due, total)
             return len(due)
+
+    def _fire(self, session: Session, due: list[Timer], total: dict[str, int]) -> None:
+        for timer in due:
+            handler = self.handlers.get(timer.kind)
+            if handler is None:
+                log.error("timer %s has unknown kind %s; closing it", timer.id, timer.kind)
+                timer.done_at = self.clock.now()
+                continue
+            handler(session, timer)
+            total[timer.kind] = total.get(timer.kind, 0) + 1

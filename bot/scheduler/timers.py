@@ -3,18 +3,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from typing import Any
+
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import Timer
 
 UPDATE_REMINDER = "update_reminder"
 PAGE_STEP = "page_step"
+# A declare that calls for paging records this, due at once: the page starts right after the ack (and after a crash,
+# on the next tick), so the declare's own write stays one statement.
+PAGE_START = "page_start"
 RUNBOOK_CHECK = "runbook_check"
 POSTMORTEM_REMINDER = "postmortem_reminder"
 ARCHIVE_CHANNEL = "archive_channel"
 
-_INSERT = insert(Timer.__table__)
+TIMERS = Timer.__table__
 
 
 def arm(session: Session, *, kind: str, incident_id: int, due_at: datetime, ref_id: int = 0, reset_fired: bool = False) -> Timer:
@@ -33,10 +38,10 @@ def arm(session: Session, *, kind: str, incident_id: int, due_at: datetime, ref_
     return timer
 
 
-def arm_new(connection: Connection, *, kind: str, incident_id: int, due_at: datetime, ref_id: int = 0) -> None:
-    """The first timer of its kind for an incident recorded in this same transaction: nothing to look up or move."""
-    connection.execute(_INSERT, {"kind": kind, "incident_id": incident_id, "ref_id": ref_id, "due_at": due_at, "fired": 0,
-                                 "fence": 0, "done_at": None})
+def new_row(*, kind: str, due_at: datetime, ref_id: int = 0) -> tuple[Table, dict[str, Any]]:
+    """The first timer of its kind for an incident being recorded (its id is filled in by the insert): nothing to look
+    up or move."""
+    return TIMERS, {"kind": kind, "ref_id": ref_id, "due_at": due_at, "fired": 0, "fence": 0, "done_at": None}
 
 
 def cancel(session: Session, *, kind: str, incident_id: int, now: datetime, ref_id: int | None = None) -> int:
@@ -51,8 +56,11 @@ def live(session: Session, *, kind: str, incident_id: int, ref_id: int = 0) -> T
                                               Timer.done_at.is_(None)))
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[Timer]:
-    """Due rows, locked for this transaction; on PostgreSQL other replicas skip them rather than wait."""
+def claim_due(session: Session, now: datetime, limit: int, incident_id: int | None = None) -> list[Timer]:
+    """Due rows (of one incident, or all), locked for this transaction; on PostgreSQL other replicas skip them rather
+    than wait."""
     query = (select(Timer).where(Timer.done_at.is_(None), Timer.due_at <= now).order_by(Timer.due_at).limit(limit)
              .with_for_update(skip_locked=True))
+    if incident_id is not None:
+        query = query.where(Timer.incident_id == incident_id)
     return list(session.scalars(query))

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from bot.domain.incident import human_id
@@ -27,9 +29,10 @@ from bot.updates.modal import UpdateForm
 DM_IC_AFTER = 2  # reminders in a row with no update: the IC hears about it directly too
 
 
-def arm_first_reminder(deps: Deps, session: Session, incident: NewIncident) -> None:
-    timers.arm_new(session.connection(), kind=timers.UPDATE_REMINDER, incident_id=incident.id,
-                   due_at=incident.declared_at + deps.timing.update_interval(incident.severity))
+def first_reminder(deps: Deps, incident: NewIncident) -> tuple[Table, dict[str, Any]]:
+    """The first stakeholder-update reminder of an incident being declared."""
+    return timers.new_row(kind=timers.UPDATE_REMINDER,
+                          due_at=incident.declared_at + deps.timing.update_interval(incident.severity))
 
 
 def reminder_due(deps: Deps, session: Session, timer: Timer) -> None:
