@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
+import commands.alerts
 import commands.declare
 import commands.events
 import commands.help  # noqa: F401  (registers itself)
@@ -73,6 +74,10 @@ def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
     app.view(CallbackId.ESCALATE_MODAL)(with_ctx(commands.paging.on_escalate_submit))
 
     app.action(ActionId.OPEN_RESOLVE)(with_ctx(commands.resolve.on_resolve_button))
+    app.action(ActionId.ALERT_ACK)(with_ctx(commands.alerts.on_acknowledge))
+    app.action(ActionId.ALERT_DECLARE)(with_ctx(commands.alerts.on_declare))
+    app.action(ActionId.ALERT_RESOLVE)(with_ctx(commands.alerts.on_resolve))
+    app.action(ActionId.ALERT_SILENCE)(with_ctx(commands.alerts.on_silence))
     app.view(CallbackId.RESOLVE_MODAL)(with_ctx(commands.resolve.on_resolve_submit))
 
     @app.error

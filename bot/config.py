@@ -89,6 +89,126 @@ class EscalationPolicy(_Strict):
 
 
 
+ALERT_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ALERT_KINDS = ("alertmanager", "grafana", "events-v2")
+ALERT_ACTIONS = ("page", "declare", "notify", "drop")
+# The alert's own `severity` label → a sevbot severity, unless a route says otherwise.
+DEFAULT_ALERT_SEVERITIES: dict[str, str] = {"critical": "sev1", "error": "sev2", "high": "sev2", "warning": "sev3",
+                                            "info": "sev3"}
+
+
+class AlertSource(_Strict):
+    """Where alerts come from: `POST /alerts/<name>` with `Authorization: Bearer <token>` (or, for events-v2, the
+    token as the body's `routing_key`)."""
+
+    kind: str
+    # The secret itself, or (better) the environment variable that holds it.
+    token: str | None = Field(default=None, min_length=16)
+    token_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    # Requests a minute before the answer is 429 with Retry-After (Alertmanager retries).
+    rate_limit_per_minute: int = Field(default=120, ge=1, le=100_000)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in ALERT_KINDS:
+            raise ValueError(f"{value!r} is not one of {', '.join(ALERT_KINDS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_token(self) -> "AlertSource":
+        if (self.token is None) == (self.token_env is None):
+            raise ValueError("set exactly one of token or token_env")
+        return self
+
+
+class AlertRoute(_Strict):
+    """Matches an alert group's labels (all conditions must hold) and decides what sevbot does with it."""
+
+    name: str = Field(default="", max_length=64)
+    # Label equals value.
+    match: dict[str, str] = Field(default_factory=dict)
+    # Label matches the regular expression (anchored, as in Alertmanager).
+    match_re: dict[str, str] = Field(default_factory=dict)
+    # Labels that must be absent.
+    absent: tuple[str, ...] = ()
+    # Limit the route to some sources (unset: all).
+    sources: tuple[str, ...] = ()
+    action: str = "page"
+    service: str | None = None
+    # A fixed severity, or else the alert's `severity` label through severity_map, or else default_severity.
+    severity: str | None = None
+    severity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALERT_SEVERITIES))
+    policy: str | None = None
+    runbook: str | None = None
+    channel: str | None = None
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, value: str) -> str:
+        if value not in ALERT_ACTIONS:
+            raise ValueError(f"{value!r} is not one of {', '.join(ALERT_ACTIONS)}")
+        return value
+
+    @field_validator("match_re")
+    @classmethod
+    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{label}: {pattern!r} is not a regular expression ({exc})") from None
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (C…)")
+        return value
+
+    def matches(self, source: str, labels: dict[str, str]) -> bool:
+        if self.sources and source not in self.sources:
+            return False
+        if any(labels.get(key) != value for key, value in self.match.items()):
+            return False
+        if any(re.fullmatch(pattern, labels.get(key, "")) is None for key, pattern in self.match_re.items()):
+            return False
+        return not any(key in labels for key in self.absent)
+
+
+class Alerts(_Strict):
+    """Alert sources, and the ordered routes that decide what each alert group does (the first match wins)."""
+
+    sources: dict[str, AlertSource] = Field(default_factory=dict)
+    routes: tuple[AlertRoute, ...] = ()
+    # What no route matched: this route (page on the default policy, in `channel`).
+    default: AlertRoute = AlertRoute(name="default")
+    # Where alert messages go unless the route names a channel.
+    channel: str | None = None
+    # An alert firing again this soon after its group resolved re-opens the group instead of paging afresh.
+    flap_minutes: float = Field(default=10, ge=0)
+
+    @field_validator("sources")
+    @classmethod
+    def _names(cls, value: dict[str, AlertSource]) -> dict[str, AlertSource]:
+        for name in value:
+            if not ALERT_SOURCE_NAME.match(name):
+                raise ValueError(f"{name!r} is not a source name (lowercase letters, digits, - and _)")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (C…)")
+        return value
+
+    def route(self, source: str, labels: dict[str, str]) -> AlertRoute:
+        return next((route for route in self.routes if route.matches(source, labels)), self.default)
+
+
 PERMISSION_TOKEN = re.compile(r"^(anyone|ic|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,})$")
 
 
@@ -137,6 +257,7 @@ class IncidentConfig(_Strict):
     archive_after_days: float | None = Field(default=None, gt=0)
     # Prompt the IC to escalate when a runbook has run this long with the incident still in its first status.
     runbook_escalation_minutes: float = Field(default=15, gt=0)
+    alerts: Alerts = Alerts()
 
     @field_validator("severities")
     @classmethod
@@ -201,6 +322,20 @@ class IncidentConfig(_Strict):
         for service, policy in self.service_policies.items():
             if policy not in self.escalation_policies:
                 raise ValueError(f"service_policies.{service} names {policy!r}, which is not one of the escalation_policies")
+        for index, route in enumerate((*self.alerts.routes, self.alerts.default)):
+            where = f"alerts.routes.{index}" if index < len(self.alerts.routes) else "alerts.default"
+            for severity in filter(None, (route.severity, *route.severity_map.values())):
+                if severity not in self.severities:
+                    raise ValueError(f"{where} names severity {severity!r}, which is not one of the severities")
+            if route.policy is not None and route.policy not in self.escalation_policies:
+                raise ValueError(f"{where}.policy {route.policy!r} is not one of the escalation_policies")
+            if route.service is not None and route.service not in self.services:
+                raise ValueError(f"{where}.service {route.service!r} is not in services")
+            if route.action != "drop" and route.channel is None and self.alerts.channel is None and self.alerts.sources:
+                raise ValueError(f"{where} has no channel and alerts.channel is not set: where would its messages go?")
+            unknown = set(route.sources) - set(self.alerts.sources)
+            if unknown:
+                raise ValueError(f"{where}.sources names {sorted(unknown)[0]!r}, which is not one of alerts.sources")
         for source, targets in (self.status_transitions or {}).items():
             for status in (source, *targets):
                 if status not in self.statuses:
@@ -229,6 +364,12 @@ class IncidentConfig(_Strict):
         if name not in self.escalation_policies:
             name = next(iter(self.escalation_policies))
         return name, self.escalation_policies[name]
+
+    def alert_policy(self, route: AlertRoute, severity: str, service: str | None) -> tuple[str, EscalationPolicy] | None:
+        """The route's own policy, or the one its severity and service would page."""
+        if route.policy is not None:
+            return route.policy, self.escalation_policies[route.policy]
+        return self.policy_for(severity, service)
 
     def on_critical_path(self, severity: str, service: str | None) -> bool:
         return severity == "sev0" or (service is not None and service in self.critical_path_services)

@@ -42,6 +42,10 @@ class ActionId(StrEnum):
     OPEN_UPDATE = "open_update_modal"
     OPEN_ESCALATE = "open_escalate_modal"
     OPEN_RESOLVE = "card_resolve"
+    ALERT_ACK = "alert_acknowledge"
+    ALERT_DECLARE = "alert_declare"
+    ALERT_RESOLVE = "alert_resolve"
+    ALERT_SILENCE = "alert_silence"
 
 
 # The card numbers its runbook buttons (action ids are unique within a block): card_start_runbook_1, _2, …

@@ -30,6 +30,10 @@ from bot.db.outage import OutageLog
 from bot.edge import Gate
 from bot.db.migrate import schema_state
 from bot.declare.provision import Provisioner
+from bot.alerts.endpoint import AlertEndpoint, MissingToken, source_tokens
+from bot.alerts.handling import declare_from_alert
+from bot.alerts.paging import ALERT_PAGE_STEP, alert_page_step_due
+from bot.alerts.sync import AlertSlack
 from bot.http import make_wsgi_app
 from bot.paging.delivery import deliver_page, post_in_incident_channel
 from bot.paging.ladder import page_step_due, page_start_due
@@ -129,6 +133,13 @@ class Core:
             self.outbox.release_waiting(incident_id)
             self.outbox.drain(incident_id)
 
+    def declare_from_alert(self, group_id: int, actor: str | None = None) -> dict[str, int]:
+        """Open (or find) the incident of an alert group and drive its Slack work; a route's `declare` action has
+        sevbot itself as the declarer, so its IC is sevbot until somebody takes command."""
+        declared = declare_from_alert(self.deps, group_id, actor or self.gateway.bot_user_id())
+        self.provision(declared.incident_id, True)
+        return {"incident_id": declared.incident_id}
+
     def background_sweep(self) -> None:
         """The periodic catch-up: unfinished declares (side by side on the background pool: one waiting on a slow
         Slack must not hold up the rest), then the Slack effects a crash or an outage left undone."""
@@ -181,19 +192,26 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     outbox.register("runbook_sync", lambda _gateway, payload: runbook_messages.sync(int(payload["run_id"])))
     outbox.register("page_dm", lambda gateway, payload: deliver_page(deps, gateway, payload))
     outbox.register("incident_post", lambda gateway, payload: post_in_incident_channel(deps, gateway, payload))
+    alert_slack = AlertSlack(db, gateway, clock)
+    outbox.register("alert_sync", lambda _gateway, payload: alert_slack.sync(int(payload["group_id"])))
+    outbox.register("alert_page_dm", lambda _gateway, payload: alert_slack.deliver_page(payload))
+    outbox.register("alert_dm_update", lambda _gateway, payload: alert_slack.update_dms(payload))
     delivery = Delivery(outbox, background)
     db.after_commit = delivery.after_commit  # a unit of work that queued Slack effects starts their delivery
     handlers: dict[str, TimerHandler] = {
         timers.UPDATE_REMINDER: lambda session, timer: reminder_due(deps, session, timer),
         timers.PAGE_START: lambda session, timer: page_start_due(deps, session, timer),
         timers.PAGE_STEP: lambda session, timer: page_step_due(deps, session, timer),
+        ALERT_PAGE_STEP: lambda session, timer: alert_page_step_due(deps, session, timer),
         timers.RUNBOOK_CHECK: lambda session, timer: runbook_check_due(deps, session, timer),
         timers.POSTMORTEM_REMINDER: lambda session, timer: postmortem_due(deps, session, timer),
         timers.ARCHIVE_CHANNEL: lambda session, timer: archive_due(deps, session, timer),
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
     provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner)
-    return Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler)
+    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler)
+    outbox.register("alert_declare", lambda _gateway, payload: core.declare_from_alert(int(payload["group_id"])))
+    return core
 
 
 @dataclass
@@ -218,6 +236,10 @@ class Runtime:
         if settings.slack_signing_secret is None:
             raise StartupError("SLACK_SIGNING_SECRET: not set; copy it from your Slack app's Basic Information page")
         runbooks = load_runbooks(runbooks_dir or settings.sevbot_runbooks or RUNBOOKS_DIR, config)
+        try:
+            alert_tokens = source_tokens(config)
+        except MissingToken as exc:
+            raise StartupError(str(exc)) from None
         db = Database(settings.database_url)
         check_database(db)
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout)
@@ -229,7 +251,7 @@ class Runtime:
         core.warm_caches()
         core.take_back_own_work()
         gate = Gate(settings.slack_signing_secret.get_secret_value(), db, core.deps.clock)
-        wsgi = make_wsgi_app(app, lambda: health_problem(db), gate)
+        wsgi = make_wsgi_app(app, lambda: health_problem(db), gate, AlertEndpoint(core.deps, alert_tokens))
         outages = OutageLog()
 
         def sweep() -> None:

@@ -9,7 +9,9 @@ from bot.core.errors import BadInput, Refused
 from bot.db.models import Incident
 from bot.domain.mentions import user_id_from_mention
 from bot.paging import escalate_modal
-from bot.paging.ladder import acknowledge, escalate, page_person
+from bot.alerts.handling import acknowledge_in_channel
+from bot.core.queries import incident_id_for_channel
+from bot.paging.ladder import acknowledge, escalate, page_person, page_policy
 from bot.slack.gateway import SlackError
 from bot.updates import modal as update_modal
 from bot.updates.cadence import post_update
@@ -44,17 +46,26 @@ def run_update(invocation: Invocation) -> None:
     invocation.ctx.run_later(_open_update_modal, invocation.ctx, invocation.trigger_id, incident_id)
 
 
-@register("ack", "/incident ack", "acknowledge the page for this incident (stops the escalation ladder)")
+@register("ack", "/incident ack", "acknowledge the page here: this incident's, or the newest alert's in an alert channel")
 def run_ack(invocation: Invocation) -> None:
-    invocation.reply(acknowledge(invocation.ctx.deps, invocation.incident_here(), invocation.user_id))
+    deps = invocation.ctx.deps
+    incident_id = incident_id_for_channel(deps.db, invocation.channel_id)
+    if incident_id is None:  # not an incident channel: an alert channel's newest unacknowledged alert
+        invocation.reply(acknowledge_in_channel(deps, invocation.channel_id, invocation.user_id))
+        return
+    invocation.reply(acknowledge(deps, incident_id, invocation.user_id))
 
 
-@register("page", "/incident page @user", "page one person, with the same acknowledge flow")
+@register("page", "/incident page [@user]", "page the incident's escalation policy, or one person")
 def run_page(invocation: Invocation) -> None:
     words = invocation.args.split()
+    if not words:
+        invocation.reply(page_policy(invocation.ctx.deps, invocation.incident_here(), invocation.user_id))
+        return
     user = user_id_from_mention(words[0]) if len(words) == 1 else None
     if user is None:
-        raise BadInput("Usage: `/incident page @user` (mention the person so Slack fills in who they are).")
+        raise BadInput("Usage: `/incident page` (the incident's escalation policy) or `/incident page @user` "
+                       "(mention the person so Slack fills in who they are).")
     incident_id = invocation.incident_here()
     invocation.ack()  # who the person is needs Slack: answer once it has said
     invocation.ctx.run_later(_page_and_answer, invocation, incident_id, user)

@@ -55,7 +55,7 @@ def test_page_and_assets_are_served_with_a_strict_policy(sandbox: Sandbox) -> No
 
 def test_state_shows_what_this_user_can_see(sandbox: Sandbox) -> None:
     state = _state(sandbox, "U0EXEC", "C0GENERAL")
-    assert [c["name"] for c in state["channels"]] == ["general", "incidents"]
+    assert [c["name"] for c in state["channels"]] == ["alerts", "general", "incidents"]
     assert [d["name"] for d in state["dms"]] == ["sevbot"]
     assert {u["id"] for u in state["users"]} >= {"U0L1", "U0L2", "U0IC", "U0EXEC"}
     assert state["channel"]["id"] == "C0GENERAL" and state["modal"] is None

@@ -41,6 +41,9 @@ def card_context(view: IncidentView, config: IncidentConfig, offers: Sequence[tu
         "critical": config.is_critical(view.service),
         "scope": SCOPES.get(view.scope or "", None),
         "description": view.description,
+        # One line per attached alert group (mrkdwn: the alert's title comes from the sender, so it is escaped here).
+        "alerts": [f"{':large_green_circle:' if state == 'resolved' else ':red_circle:'} {escape_mrkdwn(truncate(one_line(title), 120))}"
+                   f" · {'resolved' if state == 'resolved' else f'{firing} firing'}" for title, state, firing in view.alerts],
         "channel_id": view.channel_id,
         "open": not closed,
         # matching runbooks as (button value, label): "Start runbook" buttons while the incident is open

@@ -91,3 +91,12 @@ class StepButton(ButtonValue):
     incident_field: ClassVar[str | None] = None
     run_id: int
     position: int
+
+
+@dataclass(frozen=True)
+class AlertButton(ButtonValue):
+    """Acknowledge, Declare incident, Resolve, Silence 1 h on an alert message or page DM (the group row is the
+    check: it names its own channel)."""
+
+    incident_field: ClassVar[str | None] = None
+    group_id: int

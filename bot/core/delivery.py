@@ -3,7 +3,9 @@ periodic pass over whatever is due (retries, effects a crash left behind)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from bot.core.background import Background
 from bot.core.outbox import Outbox
@@ -49,12 +51,21 @@ class Delivery:
         self.background.run_later(deliver)
 
     def _deliver_due(self) -> None:
-        """Every due item, an incident per thread (each incident's items stay in order), until nothing is due."""
+        """Every due item, an incident per thread (each incident's items stay in order), until nothing is due. Items
+        of no incident (private answers, alert messages and pages) keep no order among themselves: they go out side
+        by side, so one alert storm does not queue every page behind it."""
         while True:
             groups = self.outbox.due_groups()
             if not groups:
                 return
-            list(self._fan_out.map(self.outbox.drain_group, groups))
+            jobs: list[Callable[[], object]] = [partial(self.outbox.drain_group, group) for group in groups if group is not None]
+            if None in groups:
+                jobs += [partial(self.outbox.deliver, item) for item in self.outbox.due_of_no_incident()]
+            list(self._fan_out.map(_run, jobs))
 
     def shutdown(self) -> None:
         self._fan_out.shutdown(wait=True)
+
+
+def _run(job: Callable[[], object]) -> object:
+    return job()

@@ -2,7 +2,7 @@
 locking the row, and saying the card must show a change."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.core.errors import BadInput
 from bot.core.outbox import enqueue
-from bot.db.models import Incident, RoleAssignment
+from bot.db.models import AlertGroup, Incident, RoleAssignment
 from bot.domain.incident import human_id
 
 
@@ -34,6 +34,8 @@ class IncidentView:
     card_synced_version: int
     topic: str | None
     roles: dict[str, str] = field(default_factory=dict)
+    # Alert groups attached to the incident: (title, state, firing count), oldest first.
+    alerts: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def ic(self) -> str:
@@ -70,7 +72,10 @@ def view_from_row(row: Any, roles: dict[str, str]) -> IncidentView:
 
 
 def view_of(session: Session, incident: Incident) -> IncidentView:
-    return view_from_row(incident, current_roles(session, incident.id))
+    alerts = tuple((title, state, firing) for title, state, firing in session.execute(
+        select(AlertGroup.title, AlertGroup.state, AlertGroup.firing).where(AlertGroup.incident_id == incident.id)
+        .order_by(AlertGroup.id).limit(10)))
+    return replace(view_from_row(incident, current_roles(session, incident.id)), alerts=alerts)
 
 
 def load_view(session: Session, incident_id: int) -> IncidentView:

@@ -132,6 +132,11 @@ class Outbox:
         with self.db.transaction() as connection:
             return list(connection.scalars(_DUE_GROUPS, {"now": self.clock.now(), "limit": limit}))
 
+    def due_of_no_incident(self, limit: int = 200) -> list[int]:
+        """Due items that belong to no incident (they keep no order among themselves)."""
+        with self.db.transaction() as connection:
+            return list(connection.scalars(_DUE_FOR_NO_INCIDENT, {"now": self.clock.now(), "limit": limit}))
+
     def drain_group(self, incident_id: int | None) -> int:
         """Deliver one incident's due items in order (or, for None, the items of no incident)."""
         if incident_id is not None:

@@ -190,7 +190,8 @@ class Timer(Base):
     __tablename__ = "timers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    # None for an alert group's page step (ref_id names the page).
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     ref_id: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -213,7 +214,9 @@ class Page(Base):
     __tablename__ = "pages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    # A page belongs to an incident or to an alert group.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    alert_group_id: Mapped[int | None] = mapped_column(ForeignKey("alert_groups.id", ondelete="CASCADE"), index=True)
     policy_name: Mapped[str] = mapped_column(String(64))
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     tier: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
@@ -250,3 +253,76 @@ class SeenRequest(Base):
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AlertGroup(Base):
+    """Alerts that share a group key (Alertmanager's groupKey, or one dedup_key / fingerprint): one living message,
+    one page. `live_key` (a digest of source and group key) is unique while the group can still take alerts; a
+    group resolved for longer than the flap window gives it up, and the next firing opens a new group."""
+
+    __tablename__ = "alert_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    group_key: Mapped[str] = mapped_column(Text)
+    live_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    route: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(8))
+    service: Mapped[str | None] = mapped_column(String(100))
+    runbook: Mapped[str | None] = mapped_column(Text)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    # The labels every alert of the group shares, and the sender's own link.
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    external_url: Mapped[str | None] = mapped_column(Text)
+    firing: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    truncated: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    first_fired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_event_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    acked_by: Mapped[str | None] = mapped_column(String(32))
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    silenced_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    # Bumped by every change the message shows; the sync records the version Slack shows (as for the card).
+    message_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    message_synced_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    __table_args__ = (Index("ix_alert_groups_channel_state", "channel_id", "state"),)
+
+
+class Alert(Base):
+    """One alert of a group, by fingerprint; a repeat delivery updates it in place."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("alert_groups.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    generator_url: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("uq_alerts_group_fingerprint", "group_id", "fingerprint", unique=True),)
+
+
+class AlertEvent(Base):
+    """The alert group's own timeline: fired, resolved, paged, acknowledged, silenced, attached."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("alert_groups.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

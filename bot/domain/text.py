@@ -48,3 +48,13 @@ def markdown_escape(text: object) -> str:
     plain = " ".join(slack_to_plain(str(text)).split())
     plain = _MARKDOWN_SPECIAL.sub(r"\\\1", plain)
     return plain.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def mrkdwn_link(url: str, label: str) -> str:
+    """A Slack link to an http(s) URL from an untrusted sender; anything else is shown as plain text. Nothing in
+    either part can close the link early or start a mention."""
+    shown = escape_mrkdwn(one_line(label)).replace("|", "¦")
+    if not url.startswith(("https://", "http://")):
+        return shown
+    target = escape_mrkdwn(url).replace("|", "%7C").replace(" ", "%20")
+    return f"<{target}|{shown}>"

@@ -18,7 +18,7 @@ from bot.core.timeline import record
 from bot.db.models import Incident, Page
 from bot.domain.text import escape_mrkdwn, one_line, truncate
 from bot.ids import ActionId
-from bot.paging.ladder import PAGING, mention
+from bot.paging.steps import PAGING, mention
 from bot.slack.gateway import SlackError, SlackGateway
 
 

@@ -5,7 +5,7 @@ items, delivered after commit. A page that can't be delivered is said so in the 
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -23,7 +23,7 @@ from bot.core.errors import BadInput
 from bot.core.incident import locked_incident
 from bot.core.people import check_person
 
-PAGING, ACKED, EXHAUSTED, CANCELLED = "paging", "acked", "exhausted", "cancelled"
+from bot.paging.steps import ACKED, CANCELLED, PAGING, mark_acknowledged, mention, step_up, tier_targets, tier_timeout
 
 
 def active_page(session: Session, incident_id: int) -> Page | None:
@@ -109,32 +109,31 @@ def page_person(deps: Deps, incident_id: int, user: str, actor: str) -> str:
         return start_page(deps, session, incident, reason=f"paged by <@{actor}>", actor=actor, direct=[user])
 
 
+def page_policy(deps: Deps, incident_id: int, actor: str) -> str:
+    """Bare `/incident page`: walk the incident's escalation policy now (unless a page is already running)."""
+    with deps.db.unit_of_work() as session:
+        locked_incident(session, incident_id)
+        return request_page(deps, session, incident_id, reason=f"paged by <@{actor}>", actor=actor)
+
+
 def _page_tier(deps: Deps, session: Session, incident: Incident, page: Page, *, include_contact: bool = False) -> None:
     now = deps.clock.now()
-    tier = page.policy["tiers"][page.tier]
-    targets = list(tier["targets"]) + (list(page.policy.get("escalation_contact") or []) if include_contact else [])
-    timeout = timedelta(seconds=tier["ack_timeout_s"])
-    timers.arm(session, kind=timers.PAGE_STEP, incident_id=incident.id, ref_id=page.id, due_at=now + timeout)
+    targets = tier_targets(page, include_contact=include_contact)
+    timers.arm(session, kind=timers.PAGE_STEP, incident_id=incident.id, ref_id=page.id, due_at=now + tier_timeout(page))
     record(session, incident.id, kind="paged", actor="sevbot", at=now,
            summary=f"Paged tier {page.tier + 1} (round {page.round}): " + ", ".join(mention(t) for t in targets),
            data={"page_id": page.id, "tier": page.tier + 1, "round": page.round, "targets": targets})
     enqueue(session, deps.clock, kind="page_dm", incident_id=incident.id,
             dedupe_key=f"page:{page.id}:{page.round}:{page.tier}",
             payload={"page_id": page.id, "incident_id": incident.id, "targets": targets, "tier": page.tier + 1,
-                     "round": page.round, "timeout_s": tier["ack_timeout_s"]})
+                     "round": page.round, "timeout_s": tier_timeout(page).total_seconds()})
 
 
 def page_timed_out(deps: Deps, session: Session, page: Page) -> None:
     """Nobody acknowledged this tier in time: next tier, next round, or say plainly that the ladder is exhausted."""
     incident = session.get_one(Incident, page.incident_id)
     now = deps.clock.now()
-    if page.tier + 1 < len(page.policy["tiers"]):
-        page.tier += 1
-    elif page.round < page.policy["repeat"]:
-        page.round += 1
-        page.tier = 0
-    else:
-        page.state, page.ended_at = EXHAUSTED, now
+    if not step_up(page, now):
         timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident.id, now=now, ref_id=page.id)
         text = (f":rotating_light: *Nobody acknowledged the page for {human_id(incident.id)}* after {page.round} round(s) of the "
                 f"*{page.policy_name}* ladder. Call people by phone now.")
@@ -166,10 +165,9 @@ def acknowledge(deps: Deps, incident_id: int, user: str, *, page_id: int | None 
             return f"Already acknowledged by <@{page.acked_by}> at {page.acked_at:%H:%M} UTC."
         if page.state != PAGING:
             raise BadInput(f"That page is over ({page.state}); start a new one with `/incident page @someone`.")
-        page.state, page.acked_by, page.acked_at, page.ended_at = ACKED, user, now, now
-        timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident_id, now=now, ref_id=page.id)
+        took = mark_acknowledged(page, user, now)
         seconds = int((now - page.started_at).total_seconds())
-        took = f"{seconds // 60}m{seconds % 60:02d}s"
+        timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident_id, now=now, ref_id=page.id)
         record(session, incident_id, kind="page_acked", actor=user, at=now,
                summary=f"Page acknowledged by <@{user}> after {took} (tier {page.tier + 1})",
                data={"page_id": page.id, "seconds_to_ack": seconds, "tier": page.tier + 1})
@@ -217,10 +215,6 @@ def runbook_progress(session: Session, incident_id: int) -> list[str]:
         states = [s.state for s in session.scalars(select(RunbookStepState).where(RunbookStepState.run_id == run.id))]
         lines.append(f"{run.title}: {states.count('done')} done, {states.count('failed')} failed, {states.count('pending')} left")
     return lines
-
-
-def mention(target: str) -> str:
-    return f"<!subteam^{target}>" if target.startswith("S") else f"<@{target}>"
 
 
 def request_page(deps: Deps, session: Session, incident_id: int, *, reason: str, actor: str) -> str:

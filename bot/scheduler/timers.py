@@ -22,7 +22,7 @@ ARCHIVE_CHANNEL = "archive_channel"
 TIMERS = Timer.__table__
 
 
-def arm(session: Session, *, kind: str, incident_id: int, due_at: datetime, ref_id: int = 0, reset_fired: bool = False) -> Timer:
+def arm(session: Session, *, kind: str, incident_id: int | None, due_at: datetime, ref_id: int = 0, reset_fired: bool = False) -> Timer:
     """Set (or move) the live timer of this kind; moving it bumps the fence so a stale run is a no-op."""
     timer = session.scalar(select(Timer).where(Timer.kind == kind, Timer.incident_id == incident_id, Timer.ref_id == ref_id,
                                                Timer.done_at.is_(None)).with_for_update())
@@ -44,7 +44,7 @@ def new_row(*, kind: str, due_at: datetime, ref_id: int = 0) -> tuple[Table, dic
     return TIMERS, {"kind": kind, "ref_id": ref_id, "due_at": due_at, "fired": 0, "fence": 0, "done_at": None}
 
 
-def cancel(session: Session, *, kind: str, incident_id: int, now: datetime, ref_id: int | None = None) -> int:
+def cancel(session: Session, *, kind: str, incident_id: int | None, now: datetime, ref_id: int | None = None) -> int:
     query = update(Timer).where(Timer.kind == kind, Timer.incident_id == incident_id, Timer.done_at.is_(None))
     if ref_id is not None:
         query = query.where(Timer.ref_id == ref_id)

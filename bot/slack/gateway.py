@@ -221,6 +221,15 @@ class SlackGateway:
                     return landed
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    def post_dm(self, user: str, text: str, blocks: list[dict[str, Any]] | None = None) -> tuple[str, str]:
+        """A direct message to a person: (the DM channel's id, the message's ts), to update it later. Not retried
+        blindly, like every post (a DM has no metadata look: the caller's retry decides)."""
+        args: dict[str, Any] = {"channel": user, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if blocks is not None:
+            args["blocks"] = blocks
+        answer = self._call("chat.postMessage", **args)
+        return str(answer["channel"]), str(answer["ts"])
+
     def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         args: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
         if blocks is not None:

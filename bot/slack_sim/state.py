@@ -286,6 +286,8 @@ class Workspace:
                                            purpose="Stakeholder updates for incidents")
         self.channels["C0GENERAL"] = Channel("C0GENERAL", "general", created=now, creator="U0IC",
                                              members=set(humans))
+        self.channels["C0ALERTS"] = Channel("C0ALERTS", "alerts", created=now, creator="U0IC",
+                                            members=humans | {BOT_USER_ID}, purpose="Alerts from monitoring")
         return self
 
     # ---- queries for tests ---------------------------------------------------------------

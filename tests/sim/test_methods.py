@@ -68,7 +68,7 @@ def test_topic_info_list_members_archive(sim: SlackSimulator, client: WebClient)
         cursor = r["response_metadata"]["next_cursor"]
         if not cursor:
             break
-    assert sorted(names) == sorted(["incidents", "general", "inc-2", "extra-0", "extra-1", "extra-2"])
+    assert sorted(names) == sorted(["incidents", "general", "alerts", "inc-2", "extra-0", "extra-1", "extra-2"])
     assert "U0L1" in client.conversations_members(channel="C0STAKE")["members"]
     client.conversations_archive(channel=cid)
     assert err(client.conversations_archive, channel=cid) == "already_archived"

@@ -1,0 +1,101 @@
+"""`POST /alerts/<source>`: where monitoring tools deliver. Checks, in order: the source exists (404), the body
+fits (413), the token (401, compared in constant time), the source's rate (429 with Retry-After), the body is the
+JSON its kind promises (400 naming the field). Only then is anything stored, in one transaction (503 with
+Retry-After when the database does not answer: the sender retries, nothing is half-stored). A 2xx means kept."""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.alerts.payloads import BadPayload, parse
+from bot.alerts.ratelimit import RateLimit, retry_after
+from bot.alerts.receive import receive
+from bot.config import IncidentConfig
+from bot.core.deps import Deps
+from bot.db.engine import unavailable
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024
+
+
+class MissingToken(Exception):
+    """An alert source's token_env names a variable that is not set."""
+
+
+def source_tokens(config: IncidentConfig, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Each source's secret, read once at start; a missing variable stops the start with its name (never a value)."""
+    tokens: dict[str, str] = {}
+    for name, source in config.alerts.sources.items():
+        token = source.token if source.token is not None else environ.get(source.token_env or "")
+        if not token:
+            raise MissingToken(f"alerts.sources.{name}.token_env: {source.token_env} is not set")
+        if len(token) < 16:
+            raise MissingToken(f"alerts.sources.{name}: the token in {source.token_env} is under 16 characters")
+        tokens[name] = token
+    return tokens
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class AlertEndpoint:
+    def __init__(self, deps: Deps, tokens: dict[str, str]) -> None:
+        self.deps = deps
+        self.tokens = tokens
+        self.limits = {name: RateLimit(source.rate_limit_per_minute) for name, source in deps.config.alerts.sources.items()}
+
+    def handle(self, name: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        source = self.deps.config.alerts.sources.get(name)
+        if source is None:
+            return Answer(404, {"ok": False, "error": f"no alert source named {name[:64]!r}"})
+        if len(body) > MAX_BODY:
+            return Answer(413, {"ok": False, "error": f"the body is over {MAX_BODY} bytes"})
+        document: Any = None
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            pass  # answered after the token check: an unauthenticated caller learns nothing
+        if not self._authorised(name, source.kind, headers, document):
+            return Answer(401, {"ok": False, "error": "missing or wrong token"}, [("WWW-Authenticate", 'Bearer realm="sevbot"')])
+        wait = self.limits[name].take()
+        if wait:
+            return Answer(429, {"ok": False, "error": f"over {source.rate_limit_per_minute} requests a minute for {name}"},
+                          [("Retry-After", retry_after(wait))])
+        if document is None:
+            return Answer(400, {"ok": False, "error": "the body is not JSON (UTF-8)", "field": "body"})
+        if not isinstance(document, dict):
+            return Answer(400, {"ok": False, "error": "the body must be a JSON object", "field": "body"})
+        try:
+            note = parse(source.kind, document, self.deps.clock.now())
+        except BadPayload as problem:
+            log.warning("alert source %s: refused a payload: %s", name, problem)
+            return Answer(400, {"ok": False, "error": str(problem), "field": problem.field})
+        try:
+            received = receive(self.deps, name, note)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            log.warning("alert source %s: the database is not answering; asked the sender to retry", name)
+            return Answer(503, {"ok": False, "error": "the database is not answering; nothing was stored, retry"},
+                          [("Retry-After", "5")])
+        if source.kind == "events-v2":
+            return Answer(202, {"status": "success", "message": "Event processed", "dedup_key": note.group_key})
+        return Answer(200, {"ok": True, "group": received.group_id, "outcome": received.outcome})
+
+    def _authorised(self, name: str, kind: str, headers: Mapping[str, str], document: Any) -> bool:
+        expected = self.tokens[name].encode()
+        given = headers.get("authorization", "")
+        if given[:7].lower() == "bearer " and hmac.compare_digest(given[7:].strip().encode(), expected):
+            return True
+        if kind == "events-v2" and isinstance(document, dict) and isinstance(document.get("routing_key"), str):
+            return hmac.compare_digest(document["routing_key"].encode(), expected)
+        return False

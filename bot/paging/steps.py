@@ -1,0 +1,44 @@
+"""How a page walks its ladder, whoever it belongs to (an incident or an alert group): the tier's targets and
+timeout, the step up on a timeout, and how long an acknowledgement took. Pure: the callers record and notify."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.db.models import Page
+
+PAGING, ACKED, EXHAUSTED, CANCELLED = "paging", "acked", "exhausted", "cancelled"
+
+
+def tier_targets(page: Page, *, include_contact: bool = False) -> list[str]:
+    """Who the page's current tier pages (with the escalation contact, on the critical path)."""
+    tier = page.policy["tiers"][page.tier]
+    return list(tier["targets"]) + (list(page.policy.get("escalation_contact") or []) if include_contact else [])
+
+
+def tier_timeout(page: Page) -> timedelta:
+    return timedelta(seconds=page.policy["tiers"][page.tier]["ack_timeout_s"])
+
+
+def step_up(page: Page, now: datetime) -> bool:
+    """Nobody acknowledged in time: move to the next tier, or the next round from tier 1. False (and the page
+    marked exhausted) when the ladder has been walked as many times as the policy says."""
+    if page.tier + 1 < len(page.policy["tiers"]):
+        page.tier += 1
+        return True
+    if page.round < page.policy["repeat"]:
+        page.round += 1
+        page.tier = 0
+        return True
+    page.state, page.ended_at = EXHAUSTED, now
+    return False
+
+
+def mark_acknowledged(page: Page, user: str, now: datetime) -> str:
+    """Stop the ladder for `user`; returns how long it took, as "4m05s"."""
+    page.state, page.acked_by, page.acked_at, page.ended_at = ACKED, user, now, now
+    seconds = int((now - page.started_at).total_seconds())
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def mention(target: str) -> str:
+    return f"<!subteam^{target}>" if target.startswith("S") else f"<@{target}>"

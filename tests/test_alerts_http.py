@@ -1,0 +1,92 @@
+"""Alerts in over HTTP, end to end against the simulator: one group → one living message and one page, escalation
+until acknowledged, resolve at the source, declare from an alert, and the refusals (401, 400, 404, 413, 429)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.db.models import AlertGroup, OutboxItem, Page
+from bot.ids import ActionId
+from tests.alerts_harness import TOKEN, alerts_config, am_payload, post_alert
+from tests.harness import Bot, FakeClock, running_bot, wait_for
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def alert_bot(database_url: str, clock: FakeClock) -> Iterator[Bot]:
+    with running_bot(database_url, alerts_config(), clock=clock) as bot:
+        yield bot
+
+
+def settled(bot: Bot) -> None:
+    def done() -> bool:
+        with bot.db.unit_of_work() as session:
+            return all(i.done_at is not None for i in session.query(OutboxItem).all())
+    wait_for(done, what="Slack effects delivered")
+
+
+def tick(bot: Bot) -> None:
+    bot.runtime.core.scheduler.tick()
+    settled(bot)
+
+
+def alert_messages(bot: Bot) -> list:  # type: ignore[type-arg]
+    return [m for m in bot.sim.workspace.messages("C0ALERTS") if not m.thread_ts]
+
+
+def dms(bot: Bot, user: str) -> list:  # type: ignore[type-arg]
+    channel = bot.sim.workspace.dm_channel(user)
+    return bot.sim.workspace.messages(channel.id) if channel else []
+
+
+def groups(bot: Bot) -> list[AlertGroup]:
+    with bot.db.unit_of_work() as session:
+        return list(session.query(AlertGroup).order_by(AlertGroup.id))
+
+
+def pages(bot: Bot) -> list[Page]:
+    with bot.db.unit_of_work() as session:
+        return list(session.query(Page).order_by(Page.id))
+
+
+def test_one_group_one_message_one_page_then_escalation_ack_and_resolve(alert_bot: Bot, clock: FakeClock) -> None:
+    bot = alert_bot
+    body = am_payload(fingerprints=("a1", "a2"))
+    first = post_alert(bot.runtime.url, "am", body)
+    assert first.status == 200 and first.body["outcome"] == "created", first.body
+    # Alertmanager HA: the same notification from the peer, and a retry: nothing new.
+    assert post_alert(bot.runtime.url, "am", body).body["outcome"] == "unchanged"
+    assert post_alert(bot.runtime.url, "am", body).body["outcome"] == "unchanged"
+    settled(bot)
+    [message] = alert_messages(bot)
+    shown = message.text + str(message.blocks)
+    assert "Checkout 5xx above 5%" in shown and "2 firing" in shown and "alertmanager:9093/#/silences/new" in shown
+    assert len(pages(bot)) == 1 and pages(bot)[0].alert_group_id == groups(bot)[0].id
+    tier1 = [m for m in dms(bot, "U0L1") if "You are paged for an alert" in m.text + str(m.blocks)]
+    assert len(tier1) == 1, "the on-call group's members get one DM each"
+    # Nobody acknowledges: tier 2 (U0L2 alone) after the timeout.
+    clock.advance(minutes=5, seconds=1)
+    tick(bot)
+    assert pages(bot)[0].tier == 1
+    tier2 = [m for m in dms(bot, "U0L2") if "(tier 2)" in m.text + str(m.blocks)]
+    assert len(tier2) == 1
+    dm_channel = bot.sim.workspace.dm_channel("U0L2")
+    assert bot.slack.click("U0L2", dm_channel.id, tier2[0].ts, ActionId.ALERT_ACK).status == 200
+    wait_for(lambda: pages(bot)[0].state == "acked", what="acknowledged by the DM button")
+    settled(bot)
+    assert "Acknowledged by <@U0L2>" in str(bot.sim.workspace.find_message(dm_channel.id, tier2[0].ts).blocks)
+    [message] = alert_messages(bot)
+    assert "Acknowledged by <@U0L2>" in str(message.blocks) and ActionId.ALERT_ACK not in str(message.blocks)
+    clock.advance(minutes=30)
+    tick(bot)
+    assert pages(bot)[0].tier == 1, "an acknowledged page climbs no further"
+    # The source resolves every alert: the message turns green, in place.
+    assert post_alert(bot.runtime.url, "am", am_payload("resolved", fingerprints=("a1", "a2"))).status == 200
+    settled(bot)
+    [message] = alert_messages(bot)
+    assert ":large_green_circle:" in str(message.blocks) and groups(bot)[0].state == "resolved"
