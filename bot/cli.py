@@ -1,4 +1,4 @@
-"""The `sevbot` command: serve, migrate, sandbox, say. Bad settings exit 2 with one line naming the setting."""
+"""The `sevbot` command: serve, migrate, sandbox, say, alert. Bad settings exit 2 with one line naming the setting."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bot import logs
 from bot.command_line import CliError, load_settings_and_config as _load, prepare_sqlite_dir as _prepare_sqlite_dir, safe_url as _safe_url
+from bot.config import IncidentConfig
 from bot.settings import Settings
 
 log = logging.getLogger("sevbot")
@@ -16,6 +17,16 @@ log = logging.getLogger("sevbot")
 
 def _secrets(settings: Settings) -> list[str]:
     return [s.get_secret_value() for s in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token) if s]
+
+
+def _alert_tokens(config: IncidentConfig) -> list[str]:
+    """The alert sources' tokens, for the log redaction (a missing one is reported by the start itself)."""
+    from bot.alerts.endpoint import MissingToken, source_tokens
+
+    try:
+        return list(source_tokens(config).values())
+    except MissingToken:
+        return []
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
@@ -33,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime, StartupError
 
     settings, config = _load()
-    logs.configure(args.log_level, _secrets(settings))
+    logs.configure(args.log_level, _secrets(settings) + _alert_tokens(config))
     # Hand the GIL over more often (default 5 ms): a request thread waiting to ack should not queue behind
     # background provisioning for whole 5 ms slices. Throughput cost is small; ack latency drops.
     sys.setswitchinterval(0.001)
@@ -75,6 +86,12 @@ def cmd_say(args: argparse.Namespace) -> int:
     from bot.sandbox import say
 
     return say(args)
+
+
+def cmd_alert(args: argparse.Namespace) -> int:
+    from bot.sandbox import alert
+
+    return alert(args)
 
 
 def cmd_runbooks_check(args: argparse.Namespace) -> int:
@@ -164,6 +181,17 @@ def parser() -> argparse.ArgumentParser:
     say.add_argument("--channel", default="C0GENERAL", help="channel id the command is typed in")
     say.add_argument("--sim-port", type=int, default=8089)
     say.set_defaults(run=cmd_say)
+    alert = sub.add_parser("alert", help="fire or resolve a sample Alertmanager alert in a running sandbox")
+    alert_sub = alert.add_subparsers(dest="alert_command", required=True)
+    fire = alert_sub.add_parser("fire", help="fire an alert: a message in #alerts, and a page to the on-call ladder")
+    resolve = alert_sub.add_parser("resolve", help="resolve the alert that `sevbot alert fire` fired")
+    for command in (fire, resolve):
+        command.add_argument("--name", default="CheckoutErrors", help="the alert's name (its alertname label)")
+        command.add_argument("--sim-port", type=int, default=8089, help="the sandbox's simulator port")
+        command.set_defaults(run=cmd_alert)
+    fire.add_argument("--severity", default=None,
+                      help="the alert's severity label: critical (default), error, high, warning or info")
+    fire.add_argument("--summary", default=None, help="the alert's summary, shown as its title")
     return root
 
 

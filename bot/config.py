@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 SEVERITY_KEY = re.compile(r"^sev[0-9]$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -104,7 +104,7 @@ class AlertSource(_Strict):
 
     kind: str
     # The secret itself, or (better) the environment variable that holds it.
-    token: str | None = Field(default=None, min_length=16)
+    token: SecretStr | None = Field(default=None, min_length=16)
     token_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
     # Requests a minute before the answer is 429 with Retry-After (Alertmanager retries).
     rate_limit_per_minute: int = Field(default=120, ge=1, le=100_000)
@@ -324,7 +324,9 @@ class IncidentConfig(_Strict):
                 raise ValueError(f"service_policies.{service} names {policy!r}, which is not one of the escalation_policies")
         for index, route in enumerate((*self.alerts.routes, self.alerts.default)):
             where = f"alerts.routes.{index}" if index < len(self.alerts.routes) else "alerts.default"
-            for severity in filter(None, (route.severity, *route.severity_map.values())):
+            # The built-in severity_map may name severities a policy left out: those fall back to default_severity.
+            mapped = route.severity_map.values() if "severity_map" in route.model_fields_set else ()
+            for severity in filter(None, (route.severity, *mapped)):
                 if severity not in self.severities:
                     raise ValueError(f"{where} names severity {severity!r}, which is not one of the severities")
             if route.policy is not None and route.policy not in self.escalation_policies:

@@ -31,7 +31,7 @@ from bot.edge import Gate
 from bot.db.migrate import schema_state
 from bot.declare.provision import Provisioner
 from bot.alerts.endpoint import AlertEndpoint, MissingToken, source_tokens
-from bot.alerts.handling import declare_from_alert
+from bot.alerts.handling import SILENCE_OVER, declare_from_alert, silence_over
 from bot.alerts.paging import ALERT_PAGE_STEP, alert_page_step_due
 from bot.alerts.sync import AlertSlack
 from bot.http import make_wsgi_app
@@ -203,6 +203,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
         timers.PAGE_START: lambda session, timer: page_start_due(deps, session, timer),
         timers.PAGE_STEP: lambda session, timer: page_step_due(deps, session, timer),
         ALERT_PAGE_STEP: lambda session, timer: alert_page_step_due(deps, session, timer),
+        SILENCE_OVER: lambda session, timer: silence_over(deps, session, timer),
         timers.RUNBOOK_CHECK: lambda session, timer: runbook_check_due(deps, session, timer),
         timers.POSTMORTEM_REMINDER: lambda session, timer: postmortem_due(deps, session, timer),
         timers.ARCHIVE_CHANNEL: lambda session, timer: archive_due(deps, session, timer),

@@ -2,13 +2,14 @@
 until acknowledged, resolve at the source, declare from an alert, and the refusals (401, 400, 404, 413, 429)."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from bot.db.models import AlertGroup, OutboxItem, Page
 from bot.ids import ActionId
-from tests.alerts_harness import TOKEN, alerts_config, am_payload, post_alert
+from tests.alerts_harness import alerts_config, am_payload, post_alert
 from tests.harness import Bot, FakeClock, running_bot, wait_for
 
 
@@ -90,3 +91,26 @@ def test_one_group_one_message_one_page_then_escalation_ack_and_resolve(alert_bo
     settled(bot)
     [message] = alert_messages(bot)
     assert ":large_green_circle:" in str(message.blocks) and groups(bot)[0].state == "resolved"
+
+
+def test_slack_saying_slow_down_queues_the_message_and_the_page_never_drops_them(alert_bot: Bot, clock: FakeClock) -> None:
+    """Past Slack's rate limit (a storm into one channel), each post waits as long as Slack asks and goes out once:
+    queued, not dropped, and no DM twice."""
+    bot = alert_bot
+    bot.sim.inject("chat.postMessage", http_status=429, retry_after=1, times=8)  # more than the client's own retries
+    assert post_alert(bot.runtime.url, "am", am_payload()).status == 200
+
+    def delivered() -> bool:
+        time.sleep(0.3)  # real time for Slack's answers; fake time only for the waits Slack asked for
+        clock.advance(seconds=2)
+        bot.runtime.core.scheduler.tick()
+        with bot.db.unit_of_work() as session:
+            return all(i.done_at is not None for i in session.query(OutboxItem).all())
+    wait_for(delivered, timeout=60, what="every alert effect delivered despite the 429s")
+    assert len(bot.sim.calls_to("chat.postMessage")) >= 8 + 2, "the 429s were really answered"
+    with bot.db.unit_of_work() as session:
+        results = [item.result for item in session.query(OutboxItem).all()]
+    assert not [r for r in results if r and r.get("failed")], results
+    assert len(alert_messages(bot)) == 1
+    for person in ("U0L1", "U0L2"):  # the on-call group's members
+        assert len([m for m in dms(bot, person) if "You are paged" in m.text]) == 1

@@ -1,6 +1,7 @@
 """The `sevbot` command as a user runs it: one-line errors with exit 2, and a real `sevbot serve` process."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -59,6 +60,21 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
 def test_serve_without_credentials_says_what_to_do(tmp_path: Path) -> None:
     result = _run(tmp_path, "serve")
     assert result.returncode == 2 and "SLACK_BOT_TOKEN" in result.stderr and "sandbox" in result.stderr
+
+
+def test_alert_without_a_running_sandbox_is_one_line_naming_make_run(tmp_path: Path) -> None:
+    """No sandbox (no state file), or one that is gone (its state file left behind by a kill -9): one line, exit 2."""
+    port = _free_port()
+    expected = f"sevbot: no sandbox on port {port}: start one with `make run` (no Slack credentials)\n"
+    for command in (["fire"], ["resolve", "--name", "Other"]):
+        result = _run(tmp_path, "alert", *command, "--sim-port", str(port), XDG_RUNTIME_DIR=str(tmp_path))
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", expected)
+    stale = tmp_path / "sevbot" / f"sandbox-{port}.json"
+    stale.parent.mkdir(mode=0o700)
+    stale.write_text(json.dumps({"pid": 1, "bot_url": f"http://127.0.0.1:{_free_port()}", "alert_source": "sandbox",
+                                 "alert_token": "a-token-of-a-sandbox-long-gone", "firing": {}}))
+    result = _run(tmp_path, "alert", "fire", "--sim-port", str(port), XDG_RUNTIME_DIR=str(tmp_path))
+    assert (result.returncode, result.stderr) == (2, expected)
 
 
 @pytest.fixture

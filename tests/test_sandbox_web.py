@@ -135,6 +135,50 @@ def test_the_seeded_ladder_pages_by_dm_escalates_on_fast_forward_and_stops_on_ac
     assert not any("tier 3" in line for line in lines()), "the ladder stopped"
 
 
+def test_the_sample_alert_buttons_fire_page_climb_and_resolve(sandbox: Sandbox) -> None:
+    """The page's Fire button: the sandbox's Alertmanager posts to the bot's `/alerts/sandbox` with the source's
+    token (which the page never sees); one message in #alerts, a page to the on-call group, the ladder climbs on
+    fast-forward, Sam acknowledges from his DM, and Resolve turns the message green."""
+    assert sandbox.alerts is not None
+    state = _state(sandbox, "U0L1")
+    assert state["sample_alert"] is True and "alerts" in [c["name"] for c in state["channels"]]
+
+    def alert_messages() -> list[dict[str, Any]]:
+        return _state(sandbox, "U0L1", "C0ALERTS")["channel"]["messages"]  # type: ignore[no-any-return]
+
+    def pages_for(user: str) -> tuple[str, list[dict[str, Any]]]:
+        dm = _state(sandbox, user)["dms"][0]["id"]
+        return dm, [m for m in _state(sandbox, user, dm)["channel"]["messages"] if m["text"].startswith("You are paged:")]
+
+    status, body = _request(sandbox, "/api/alert", {"user": "U0L1", "action": "fire"})
+    assert status == 200 and body["ok"], body
+    assert body["line"] == f"fired CheckoutErrors: alert group {body['group']} (created)" and body["channel"] == "C0ALERTS"
+    message = wait_for(lambda: (found := alert_messages()) and found[0], what="the alert's message in #alerts")
+    assert message["user"] == "U0BOT" and ":red_circle:" in json.dumps(message["blocks"])
+    assert len(wait_for(lambda: pages_for("U0L1")[1], what="Lee paged")) == 1
+    assert pages_for("U0IC")[1] == []
+    again = _request(sandbox, "/api/alert", {"user": "U0L1", "action": "fire"})[1]
+    assert again["outcome"] == "unchanged" and "already firing" in again["line"]
+
+    _request(sandbox, "/api/fast_forward", {"user": "U0L1", "minutes": 5})
+    dm, pages = wait_for(lambda: (found := pages_for("U0L2")) and len(found[1]) == 2 and found, what="tier 2: Sam paged again")
+    actions = next(b for b in pages[-1]["blocks"] if b["type"] == "actions")
+    status, clicked = _request(sandbox, "/api/click", {"user": "U0L2", "channel": dm, "ts": pages[-1]["ts"],
+                                                        "action_id": actions["elements"][0]["action_id"],
+                                                        "block_id": actions["block_id"]})
+    assert status == 200 and clicked["ok"], clicked
+    wait_for(lambda: "Acknowledged by <@U0L2>" in json.dumps(alert_messages()[0]["blocks"]), what="acknowledged on the message")
+
+    status, body = _request(sandbox, "/api/alert", {"user": "U0IC", "action": "resolve"})
+    assert status == 200 and body["ok"] and body["line"] == f"resolved CheckoutErrors: alert group {body['group']} (changed)", body
+    wait_for(lambda: ":large_green_circle:" in json.dumps(alert_messages()[0]["blocks"]), what="resolved on the message")
+    assert len(alert_messages()) == 1, "one living message, updated in place"
+    # The token stays in the sandbox process: not in what the page reads, and other sites cannot fire alerts.
+    assert sandbox.alerts.token not in json.dumps(_state(sandbox, "U0L1", "C0ALERTS"))
+    assert _request(sandbox, "/api/alert", {"user": "U0L1", "action": "fire"}, {"Origin": "http://evil.example"})[0] == 403
+    assert _request(sandbox, "/api/alert", {"user": "U0L1", "action": "explode"})[0] == 400
+
+
 def test_bad_input_gets_the_answer_slack_or_the_bot_gives(sandbox: Sandbox) -> None:
     def private_answers() -> list[dict[str, Any]]:
         return _state(sandbox, "U0L1", "C0GENERAL")["channel"]["ephemerals"]

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dotenv import dotenv_values
+
 from bot.alerts.payloads import BadPayload, parse
 from bot.alerts.ratelimit import RateLimit, retry_after
 from bot.alerts.receive import receive
@@ -27,11 +29,14 @@ class MissingToken(Exception):
     """An alert source's token_env names a variable that is not set."""
 
 
-def source_tokens(config: IncidentConfig, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """Each source's secret, read once at start; a missing variable stops the start with its name (never a value)."""
+def source_tokens(config: IncidentConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each source's secret, read once at start from the environment or `.env` (as every setting is); a missing
+    variable stops the start with its name (never a value)."""
+    if environ is None:
+        environ = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
     tokens: dict[str, str] = {}
     for name, source in config.alerts.sources.items():
-        token = source.token if source.token is not None else environ.get(source.token_env or "")
+        token = source.token.get_secret_value() if source.token is not None else environ.get(source.token_env or "")
         if not token:
             raise MissingToken(f"alerts.sources.{name}.token_env: {source.token_env} is not set")
         if len(token) < 16:

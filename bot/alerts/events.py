@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.core.incident import card_changed
 from bot.core.outbox import enqueue
 from bot.core.timeline import record
-from bot.db.models import AlertEvent, AlertGroup
+from bot.db.models import AlertEvent, AlertGroup, Incident
 from bot.domain.text import escape_mrkdwn, one_line, truncate
 
 
@@ -32,7 +33,10 @@ def shown_title(group: AlertGroup, limit: int = 150) -> str:
 
 
 def message_changed(session: Session, clock: Clock, group: AlertGroup) -> None:
-    """Call in the transaction of any change the group's message shows: it is re-rendered after commit."""
+    """Call in the transaction of any change the group's message shows: it is re-rendered after commit. So is the
+    card of the incident the group is attached to, which lists the group's state and firing count."""
     group.message_version += 1
     enqueue(session, clock, kind="alert_sync", payload={"group_id": group.id},
             dedupe_key=f"alert:{group.id}:{group.message_version}")
+    if group.incident_id is not None:
+        card_changed(session, clock, session.get_one(Incident, group.incident_id))

@@ -9,16 +9,18 @@ from sqlalchemy.orm import Session
 
 from bot.alerts.events import message_changed, record_alert_event, shown_title
 from bot.alerts.message import SILENCE_HOURS, who
-from bot.alerts.paging import acknowledge_page, live_page, stop_group_page
+from bot.alerts.paging import acknowledge_page, stop_group_page
 from bot.alerts.payloads import FIRING, RESOLVED
 from bot.core.deps import Deps
 from bot.core.errors import BadInput
 from bot.core.incident import card_changed
-from bot.core.outbox import enqueue
 from bot.core.timeline import record
-from bot.db.models import AlertEvent, AlertGroup, Incident
+from bot.db.models import AlertEvent, AlertGroup, Incident, Timer
+from bot.scheduler import timers
 from bot.declare.record import Declared, DeclareRequest, declare
 from bot.domain.incident import human_id
+
+SILENCE_OVER = "alert_silence_over"
 
 
 def _locked(session: Session, group_id: int) -> AlertGroup:
@@ -36,14 +38,12 @@ def acknowledge_group(deps: Deps, group_id: int, user: str) -> str:
             return f"Already acknowledged by {who(group.acked_by)}."
         if group.incident_id is not None:
             return f"{human_id(group.incident_id)} took this alert over; its own page is the one to acknowledge."
-        page = live_page(session, group.id)
+        if group.state == RESOLVED:
+            return "That alert is resolved already; nothing to acknowledge."
         took = acknowledge_page(deps, session, group, user)
         group.acked_by, group.acked_at = user, now
         record_alert_event(session, group, kind="acknowledged", actor=user, at=now,
                            summary=f"Acknowledged by <@{user}>" + (f" after {took}" if took else ""))
-        if page is not None:
-            enqueue(session, deps.clock, kind="alert_dm_update", dedupe_key=f"alertpage:{page.id}:dms",
-                    payload={"group_id": group.id, "page_id": page.id})
         message_changed(session, deps.clock, group)
         return f":white_check_mark: Acknowledged {shown_title(group, 80)}" + (f" (after {took}). The ladder stopped." if took else ".")
 
@@ -84,10 +84,22 @@ def silence_group(deps: Deps, group_id: int, user: str) -> str:
             return f"Already silenced until {group.silenced_until:%H:%M} UTC."
         group.silenced_until = until
         stop_group_page(deps, session, group, f"silenced by <@{user}>")
+        # When the hour is up, the message drops its mute (see silence_over).
+        timers.arm(session, kind=SILENCE_OVER, incident_id=None, ref_id=group.id, due_at=until)
         record_alert_event(session, group, kind="silenced", actor=user, at=now,
                            summary=f"Silenced for {SILENCE_HOURS} h by <@{user}>: nobody is paged for it until {until:%H:%M} UTC")
         message_changed(session, deps.clock, group)
         return f":mute: Silenced {shown_title(group, 80)} until {until:%H:%M} UTC. Nobody is paged for it meanwhile."
+
+
+def silence_over(deps: Deps, session: Session, timer: Timer) -> None:
+    """Tick handler: the silence ran out; the message shows the group as it is again."""
+    timer.done_at = deps.clock.now()
+    group = session.get(AlertGroup, timer.ref_id)
+    if group is not None:
+        record_alert_event(session, group, kind="silence_over", actor="sevbot", at=deps.clock.now(),
+                           summary="The silence is over")
+        message_changed(session, deps.clock, group)
 
 
 def declare_from_alert(deps: Deps, group_id: int, actor: str) -> Declared:

@@ -5,7 +5,6 @@ here: escaped, on one line where it must be, cut to fit Block Kit's limits. Link
 """
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,7 @@ from bot.db.models import Alert, AlertGroup, Incident, Page
 from bot.domain.incident import human_id
 from bot.domain.text import escape_mrkdwn, mrkdwn_link, one_line, truncate
 from bot.ids import ActionId
-from bot.paging.steps import mention
+from bot.paging.steps import EXHAUSTED, mention
 from bot.render import slack_date
 
 # Labels worth a glance; the rest stay in the alert's own links.
@@ -43,7 +42,7 @@ class GroupView:
     description: str | None
     generator_url: str | None
     runbook: str | None
-    external_url: str | None
+    silence_url: str | None
     first_fired_at: datetime
     resolved_at: datetime | None
     resolved_by: str | None
@@ -51,6 +50,8 @@ class GroupView:
     acked_at: datetime | None
     silenced_until: datetime | None
     paged: list[str]
+    # The ladder ran out with nobody acknowledging.
+    exhausted: bool
     incident_id: int | None
     incident_channel: str | None
     channel_id: str | None
@@ -79,9 +80,10 @@ def load_group(session: Session, group_id: int) -> GroupView:
         id=group.id, source=group.source, title=group.title, state=group.state, severity=group.severity,
         service=group.service, firing=len(firing), total=len(alerts), truncated=group.truncated,
         labels=dict(group.labels), description=description, generator_url=first.generator_url if first else None,
-        runbook=group.runbook, external_url=group.external_url, first_fired_at=group.first_fired_at,
+        runbook=group.runbook, silence_url=group.silence_url, first_fired_at=group.first_fired_at,
         resolved_at=group.resolved_at, resolved_by=group.resolved_by, acked_by=group.acked_by, acked_at=group.acked_at,
-        silenced_until=group.silenced_until, paged=paged, incident_id=group.incident_id,
+        silenced_until=group.silenced_until, paged=paged, exhausted=any(p.state == EXHAUSTED for p in pages),
+        incident_id=group.incident_id,
         incident_channel=incident_channel, channel_id=group.channel_id, message_ts=group.message_ts,
         message_version=group.message_version, message_synced_version=group.message_synced_version)
 
@@ -133,24 +135,17 @@ def _links(view: GroupView) -> list[str]:
     if view.runbook:
         links.append(mrkdwn_link(view.runbook, "Runbook") if view.runbook.startswith(("https://", "http://"))
                      else f"Runbook: `{escape_mrkdwn(truncate(one_line(view.runbook), 80)).replace('`', '')}`")
-    silence = silence_url(view)
-    if silence:
-        links.append(mrkdwn_link(silence, "Silence in Alertmanager" if view.source else "Silence"))
+    if view.silence_url:
+        links.append(mrkdwn_link(view.silence_url, "Silence at the source"))
     return links
-
-
-def silence_url(view: GroupView) -> str | None:
-    """Alertmanager's new-silence page, pre-filled with the group's labels."""
-    if not view.external_url or not view.labels:
-        return None
-    matchers = ",".join(f'{key}="{value}"' for key, value in sorted(view.labels.items()))
-    return f"{view.external_url.rstrip('/')}/#/silences/new?filter=" + urllib.parse.quote("{" + matchers + "}", safe="")
 
 
 def _status_line(view: GroupView, silenced: bool) -> str:
     parts = []
     if view.paged:
         parts.append("Paged " + ", ".join(mention(t) for t in view.paged[:10]))
+    if view.exhausted and not view.acked_by and view.state == FIRING:
+        parts.append(":rotating_light: *Nobody acknowledged the page*: call people by phone")
     if view.acked_by:
         parts.append(f":white_check_mark: Acknowledged by {who(view.acked_by)}"
                      + (f" {slack_date(view.acked_at)}" if view.acked_at else ""))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.alerts.events import record_alert_event
+from bot.alerts.events import message_changed, record_alert_event
 from bot.config import EscalationPolicy
 from bot.core.deps import Deps
 from bot.core.outbox import enqueue
@@ -58,6 +58,7 @@ def alert_page_step_due(deps: Deps, session: Session, timer: Timer) -> None:
         record_alert_event(session, group, kind="page_exhausted", actor="sevbot", at=now,
                            summary=f"Escalation exhausted: nobody acknowledged after {page.round} round(s)",
                            data={"page_id": page.id})
+    message_changed(session, deps.clock, group)  # who was paged, or that nobody answered
     session.flush()
 
 
@@ -74,6 +75,7 @@ def acknowledge_page(deps: Deps, session: Session, group: AlertGroup, user: str)
         return None
     took = mark_acknowledged(page, user, now)
     timers.cancel(session, kind=ALERT_PAGE_STEP, incident_id=None, now=now, ref_id=page.id)
+    dms_say_why(deps, session, group, page)
     return took
 
 
@@ -86,4 +88,11 @@ def stop_group_page(deps: Deps, session: Session, group: AlertGroup, why: str) -
     timers.cancel(session, kind=ALERT_PAGE_STEP, incident_id=None, now=now, ref_id=page.id)
     record_alert_event(session, group, kind="page_stopped", actor="sevbot", at=now, summary=f"Page stopped: {why}",
                        data={"page_id": page.id})
+    dms_say_why(deps, session, group, page)
     return True
+
+
+def dms_say_why(deps: Deps, session: Session, group: AlertGroup, page: Page) -> None:
+    """The page's DMs lose their Acknowledge button and say who acknowledged, or why the paging stopped."""
+    enqueue(session, deps.clock, kind="alert_dm_update", dedupe_key=f"alertpage:{page.id}:dms",
+            payload={"group_id": group.id, "page_id": page.id})

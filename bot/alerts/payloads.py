@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -50,6 +51,8 @@ class Notification:
     common_labels: dict[str, str] = field(default_factory=dict)
     common_annotations: dict[str, str] = field(default_factory=dict)
     external_url: str | None = None
+    # Where a person silences this group at the source (Alertmanager's new-silence page, Grafana's silenceURL).
+    silence_url: str | None = None
     truncated: int = 0
     # Events API v2 `acknowledge`: the sender says someone is on it.
     acknowledge: bool = False
@@ -87,14 +90,29 @@ def _alertmanager_like(body: dict[str, Any], *, grafana: bool) -> Notification:
     truncated = body.get("truncatedAlerts", 0)
     if not isinstance(truncated, int) or truncated < 0:
         raise BadPayload("truncatedAlerts", "must be a whole number")
+    common_labels = _labels(body.get("commonLabels", {}), "commonLabels")
+    external_url = _url(body.get("externalURL"), "externalURL")
+    if grafana:
+        silence = next((_url(a.get("silenceURL"), f"alerts[{n}].silenceURL") for n, a in enumerate(alerts) if a.get("silenceURL")), None)
+    else:
+        silence = _alertmanager_silence(external_url, common_labels or signals[0].labels)
     return Notification(
         group_key=group_key,
         signals=signals,
-        common_labels=_labels(body.get("commonLabels", {}), "commonLabels"),
+        common_labels=common_labels,
         common_annotations=_labels(body.get("commonAnnotations", {}), "commonAnnotations", MAX_ANNOTATION),
-        external_url=_url(body.get("externalURL"), "externalURL"),
+        external_url=external_url,
+        silence_url=silence,
         truncated=truncated,
     )
+
+
+def _alertmanager_silence(external_url: str | None, labels: dict[str, str]) -> str | None:
+    """Alertmanager's new-silence page, pre-filled with the group's labels."""
+    if not external_url or not labels:
+        return None
+    matchers = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    return f"{external_url.rstrip('/')}/#/silences/new?filter=" + urllib.parse.quote("{" + matchers + "}", safe="")
 
 
 def _am_alert(alert: Any, where: str) -> Signal:
@@ -168,7 +186,7 @@ def _events_v2(body: dict[str, Any], now: datetime) -> Notification:
         href = _url(link.get("href"), f"links[{n}].href")
         if href and generator_url is None:
             generator_url = href
-        elif href and "runbook" not in annotations and "runbook" in str(link.get("text", "")).lower():
+        elif href and "runbook_url" not in annotations and "runbook" in str(link.get("text", "")).lower():
             annotations["runbook_url"] = href
     starts_at = _time(payload.get("timestamp"), "payload.timestamp") or now
     signal = Signal(fingerprint=dedup_key[:128], status=FIRING, labels=labels, annotations=annotations,

@@ -73,10 +73,11 @@ def receive(deps: Deps, source: str, note: Notification) -> Received:
 
 
 def _new_firing(session: Session, group: AlertGroup, note: Notification) -> bool:
-    """Whether the notification fires something the group has not seen firing: a sender repeating an old firing (say,
-    after a person resolved the group in Slack) is not a new episode."""
-    seen = {(alert.fingerprint, alert.starts_at) for alert in session.scalars(select(Alert).where(Alert.group_id == group.id))}
-    return any(s.status == FIRING and (s.fingerprint, s.starts_at) not in seen for s in note.signals)
+    """Whether the notification fires something that is not already firing in the group: a sender repeating an old
+    firing (say, after a person resolved the group in Slack) is not a new episode."""
+    firing = {alert.fingerprint for alert in session.scalars(select(Alert).where(Alert.group_id == group.id,
+                                                                                    Alert.status == FIRING))}
+    return any(s.status == FIRING and s.fingerprint not in firing for s in note.signals)
 
 
 def _live_group(session: Session, key: str) -> AlertGroup | None:
@@ -90,13 +91,15 @@ def _open_group(deps: Deps, session: Session, source: str, key: str, note: Notif
     labels = note.routing_labels
     annotations = {**(note.signals[0].annotations if note.signals else {}), **note.common_annotations}
     title = annotations.get("summary") or labels.get("alertname") or note.group_key
-    severity = route.severity or route.severity_map.get(labels.get("severity", ""), "") or deps.config.default_severity
+    mapped = route.severity_map.get(labels.get("severity", ""))
+    severity = route.severity or (mapped if mapped in deps.config.severities else None) or deps.config.default_severity
     values = {
         "source": source, "group_key": note.group_key[:4000], "live_key": key, "state": FIRING,
         "route": route.name or "default", "action": route.action, "title": title[:500], "severity": severity,
         "service": route.service or _known_service(deps, labels), "channel_id": route.channel or deps.config.alerts.channel,
         "runbook": route.runbook or annotations.get("runbook_url") or annotations.get("runbook"),
-        "labels": note.common_labels or labels, "external_url": note.external_url, "firing": 0,
+        "labels": note.common_labels or labels, "external_url": note.external_url,
+        "silence_url": note.silence_url, "firing": 0,
         "truncated": note.truncated, "first_fired_at": now, "last_event_at": now,
         "message_version": 0, "message_synced_version": 0,
     }
@@ -129,10 +132,10 @@ def _fold(deps: Deps, session: Session, group: AlertGroup, note: Notification, n
             known[signal.fingerprint] = alert
             (fired if signal.status == FIRING else resolved).append(signal)
             continue
-        if alert.status == signal.status and (signal.status == RESOLVED or alert.starts_at == signal.starts_at):
-            continue  # a repeat: Alertmanager re-sends while firing, and an HA pair sends everything twice
-        if signal.status == FIRING and group.resolved_by is not None and alert.starts_at == signal.starts_at:
-            continue  # a person resolved the group; the sender's repeats of the same firing don't re-open it
+        if alert.status == signal.status:
+            # A repeat: Alertmanager re-sends while firing, an HA pair sends everything twice, an events-v2 sender
+            # re-triggers. (So a group a person resolved stays resolved until the source itself resolves and fires.)
+            continue
         alert.status, alert.starts_at, alert.ends_at, alert.updated_at = signal.status, signal.starts_at, signal.ends_at, now
         if signal.labels:
             alert.labels, alert.annotations, alert.generator_url = signal.labels, signal.annotations, signal.generator_url
@@ -150,7 +153,7 @@ def _fold(deps: Deps, session: Session, group: AlertGroup, note: Notification, n
                            data={"fingerprints": [s.fingerprint for s in resolved]})
     if group.state == FIRING and firing == 0:
         _resolved(deps, session, group, now)
-    elif group.state == RESOLVED and firing > 0:
+    elif group.state == RESOLVED and fired:
         _reopened(deps, session, group, now)
     elif fired and group.incident_id is not None:
         _tell_incident(deps, session, group, f":rotating_light: {_names('Firing again in', fired)}")
@@ -209,7 +212,7 @@ def _first_response(deps: Deps, session: Session, group: AlertGroup, route: Aler
 
 def _acknowledged_by_sender(deps: Deps, session: Session, group: AlertGroup, source: str, now: datetime) -> None:
     """Events API v2 `acknowledge`: someone is on it, says the sending tool."""
-    acknowledge_page(deps, session, group, f"source:{source}"[:32])
+    acknowledge_page(deps, session, group, f"source:{source}"[:32])  # the page DMs lose their button too
     group.acked_by, group.acked_at = f"source:{source}"[:32], now
     record_alert_event(session, group, kind="acknowledged", actor="sevbot", at=now,
                        summary=f"Acknowledged by the sender ({escape_mrkdwn(source)})")

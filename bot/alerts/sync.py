@@ -92,6 +92,7 @@ class AlertSlack:
             view = load_group(session, group_id)
             page = session.get_one(Page, page_id)
             still_paging = page.state == PAGING
+            dms_before = list(page.context.get("dms", []))
         if not still_paging:
             return {"skipped": "acknowledged or stopped before delivery"}
         people: list[str] = []
@@ -105,23 +106,34 @@ class AlertSlack:
             except SlackError as exc:
                 failed.append((target, exc.code))
         text, blocks = page_dm_blocks(view, tier=int(payload["tier"]), timeout_s=float(payload["timeout_s"]))
-        sent: list[list[str]] = []
+        step = [int(payload["round"]), int(payload["tier"])]
+        # A retry (Slack said "slow down" part-way) skips the people this step already reached.
+        reached = {dm[0] for dm in dms_before if dm[3:5] == step}
+        sent: list[list[Any]] = []
+        slowed: SlackError | None = None
         for person in dict.fromkeys(people):
+            if person in reached:
+                continue
             try:
                 channel, ts = self.gateway.post_dm(person, text, blocks)
-                sent.append([person, channel, ts])
+                sent.append([person, channel, ts, *step])
             except SlackError as exc:
+                if exc.rate_limited:
+                    slowed = exc
+                    break
                 failed.append((person, exc.code))
         with self.db.unit_of_work() as session:
             page = session.get_one(Page, page_id)
             page.context = {**page.context, "dms": [*page.context.get("dms", []), *sent]}
             acked_meanwhile = page.state != PAGING
+        if slowed is not None:
+            raise slowed  # the outbox waits as long as Slack asked, then this resumes with the rest
         if acked_meanwhile:
             self.update_dms({"group_id": group_id, "page_id": page_id})
         if failed and view.channel_id:
             self.gateway.post_message(view.channel_id, ":warning: Could not page " + ", ".join(
                 f"{mention(p)} ({code})" for p, code in failed) + ": page them another way.", thread_ts=_thread(view))
-        return {"delivered": [p for p, _, _ in sent], "failed": failed}
+        return {"delivered": [dm[0] for dm in sent], "failed": failed}
 
     def update_dms(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Outbox `alert_dm_update`: the page's DMs lose their button and say who acknowledged (or why it stopped)."""
@@ -134,7 +146,7 @@ class AlertSlack:
                     else f"Paging stopped ({page.state}).")
             tier, timeout = page.tier + 1, page.policy["tiers"][page.tier]["ack_timeout_s"]
         text, blocks = page_dm_blocks(view, tier=tier, timeout_s=timeout, acked_line=line)
-        for _person, channel, ts in dms:
+        for _person, channel, ts, *_step in dms:
             try:
                 self.gateway.update_message(channel, ts, text, blocks)
             except SlackError as exc:

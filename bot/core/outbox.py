@@ -194,7 +194,10 @@ class Outbox:
                     attempts=attempts - 1, lease_until=None, due_at=self.clock.now() + timedelta(seconds=1), last_error=WAITING))
             return False
         except SlackError as exc:
-            self._failed(item_id, incident_id, kind, attempts, exc)
+            if exc.rate_limited:
+                self._rate_limited(item_id, kind, attempts, exc)
+            else:
+                self._failed(item_id, incident_id, kind, attempts, exc)
             return False
         with self.db.transaction() as connection:
             connection.execute(_DONE, {"_id": item_id, "_attempts": attempts, "done_at": self.clock.now(), "result": result or {},
@@ -204,6 +207,16 @@ class Outbox:
     def deliver(self, item_id: int) -> bool:
         """Perform one item now (the caller just queued it and knows its id): no look for due work first."""
         return self._run(item_id)
+
+    def _rate_limited(self, item_id: int, kind: str, attempts: int, exc: SlackError) -> None:
+        """Slack said "slow down" (about one message a second per channel; storms hit it): the item waits as long as
+        Slack asked and is tried again, without using up an attempt. Queued, never dropped."""
+        wait = max(1.0, exc.retry_after or 1.0)
+        with self.db.unit_of_work() as session:
+            session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.attempts == attempts).values(
+                attempts=attempts - 1, lease_until=None, due_at=self.clock.now() + timedelta(seconds=wait),
+                last_error=exc.code))
+        log.info("outbox %s (%s): Slack asked us to slow down; trying again in %.0f s", item_id, kind, wait)
 
     def _failed(self, item_id: int, incident_id: int | None, kind: str, attempts: int, exc: SlackError) -> None:
         now = self.clock.now()

@@ -277,6 +277,7 @@ class AlertGroup(Base):
     # The labels every alert of the group shares, and the sender's own link.
     labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     external_url: Mapped[str | None] = mapped_column(Text)
+    silence_url: Mapped[str | None] = mapped_column(Text)
     firing: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     truncated: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     first_fired_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -42,11 +42,16 @@ PER_USER_INVITE_ERRORS = frozenset(
 class SlackError(Exception):
     """A Web API call failed after retries; `code` is Slack's error string (or `http_<status>`)."""
 
-    def __init__(self, method: str, code: str, status: int | None = None) -> None:
+    def __init__(self, method: str, code: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(f"{method}: {code}")
         self.method = method
         self.code = code
         self.status = status  # the HTTP status, when Slack answered at all
+        self.retry_after = retry_after  # seconds Slack asked us to wait (a 429), when it said
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == 429 or self.code == "ratelimited"
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,17 @@ def build_client(token: str, base_url: str, *, timeout: float = 10, retries: int
     return KeepAliveWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
 
+def _retry_after(headers: Any) -> float | None:
+    values = {str(key).lower(): value for key, value in dict(headers or {}).items()}
+    raw = values.get("retry-after")
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    try:
+        return float(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def carried_out_maybe(error: SlackError) -> bool:
     """No answer, or a server error: Slack may or may not have done it."""
     return error.code.startswith("unreachable") or (error.status is not None and error.status >= 500)
@@ -133,7 +149,7 @@ class SlackGateway:
         except SlackApiError as exc:
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
             code = data.get("error") or f"http_{exc.response.status_code}"
-            raise SlackError(method, str(code), exc.response.status_code) from None
+            raise SlackError(method, str(code), exc.response.status_code, _retry_after(exc.response.headers)) from None
         except (SlackRequestError, URLError, TimeoutError, ConnectionError, RemoteDisconnected) as exc:
             raise SlackError(method, f"unreachable: {type(exc).__name__}") from None
         return dict(response.data) if isinstance(response.data, dict) else {}

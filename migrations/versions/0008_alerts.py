@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('channel_id', sa.String(length=32), nullable=True),
     sa.Column('labels', sa.JSON(), nullable=False),
     sa.Column('external_url', sa.Text(), nullable=True),
+    sa.Column('silence_url', sa.Text(), nullable=True),
     sa.Column('firing', sa.Integer(), server_default=sa.text('0'), nullable=False),
     sa.Column('truncated', sa.Integer(), server_default=sa.text('0'), nullable=False),
     sa.Column('first_fired_at', sa.DateTime(timezone=True), nullable=False),

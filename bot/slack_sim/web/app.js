@@ -153,6 +153,7 @@ function renderTop() {
   const mins = Math.round(st.offset_seconds / 60);
   $("clock-offset").textContent = mins ? `+${mins} min` : "real time";
   $("clock-offset").classList.toggle("shifted", mins > 0);
+  $("alert-tools").hidden = !st.sample_alert;
 }
 
 // ---- sidebar: channels and DMs -------------------------------------------------------------------------------
@@ -715,6 +716,20 @@ async function fastForward(minutes) {
   }
 }
 
+// ---- the sandbox's sample alert (its Alertmanager posts it to the bot; the page never sees the token) ----------
+async function sampleAlert(action) {
+  const buttons = document.querySelectorAll("#alert-tools button");
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const res = await api("/api/alert", { action });
+    if (res.ok === false) toast("⚠ " + res.error, "error");
+    else toast((action === "fire" ? "🚨 " : "✅ ") + res.line + (res.channel ? ` · see #${(S.state && S.state.channel_names[res.channel]) || "alerts"}` : ""));
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+    soon();
+  }
+}
+
 // ---- start ---------------------------------------------------------------------------------------------------
 function start() {
   $("user-switch").addEventListener("change", (e) => {
@@ -726,6 +741,8 @@ function start() {
   $("composer").addEventListener("submit", send);
   $("ff5").addEventListener("click", () => fastForward(5));
   $("ff15").addEventListener("click", () => fastForward(15));
+  $("alert-fire").addEventListener("click", () => sampleAlert("fire"));
+  $("alert-resolve").addEventListener("click", () => sampleAlert("resolve"));
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("confirm-layer").hidden) {
       const deny = $("confirm-layer").querySelector(".dialog-footer .btn");

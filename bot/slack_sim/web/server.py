@@ -7,6 +7,10 @@ talks to the bot any other way. What Slack's own client does by itself is done h
 slash command, shows the bot's direct answer to a command as an ephemeral message, and says "failed with the error
 …" when the bot does not answer in time.
 
+The sandbox's sample alert is the one thing that does not come from Slack: `POST /api/alert` hands it to a
+callback (the sandbox's own Alertmanager, which posts to the bot's `/alerts/sandbox` with the source's token), so
+the token stays in the sandbox process and never reaches the page.
+
 Only 127.0.0.1 is served. POSTs must be JSON from the page's own origin, so another web site open in the same
 browser cannot drive the sandbox, and the Host header is checked against DNS rebinding.
 """
@@ -53,12 +57,15 @@ class WebConsole:
     """State for the page and the page's actions, turned into what Slack would send the bot."""
 
     def __init__(self, sim: SlackSimulator, driver: SlackDriver, *, commands: tuple[str, ...] = ("/incident",),
-                 clock: Any = None, fast_forward: Callable[[float], dict[str, Any]] | None = None) -> None:
+                 clock: Any = None, fast_forward: Callable[[float], dict[str, Any]] | None = None,
+                 sample_alert: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.sim = sim
         self.driver = driver
         self.commands = commands
         self.clock = clock  # an OffsetClock (or anything with time() and offset); None shows real time
         self._fast_forward = fast_forward
+        # "fire" | "resolve" -> {"ok": True, "line": …} or {"ok": False, "error": …}
+        self._sample_alert = sample_alert
 
     # ---- reading ---------------------------------------------------------------------------------------------
     def _person(self, user_id: str) -> str:
@@ -109,7 +116,7 @@ class WebConsole:
         offset = self.clock.offset.total_seconds() if self.clock is not None else 0.0
         return {"me": user_id, "now": now, "offset_seconds": offset, "users": users, "usergroups": groups,
                 "channel_names": channel_names, "channels": joined, "more_channels": others, "dms": dms,
-                "channel": channel, "modal": modal}
+                "channel": channel, "modal": modal, "sample_alert": self._sample_alert is not None}
 
     def _channel_view(self, ch: Channel, user_id: str) -> dict[str, Any]:
         ws = self.sim.workspace
@@ -274,6 +281,16 @@ class WebConsole:
             raise ActionError(f"fast-forward between 1 and {FAST_FORWARD_MAX_MIN} minutes")
         return {"ok": True, **self._fast_forward(minutes * 60)}
 
+    def sample_alert(self, action: str) -> dict[str, Any]:
+        if self._sample_alert is None:
+            raise ActionError("this sandbox has no sample alert", 409)
+        if action not in ("fire", "resolve"):
+            raise ActionError("action must be fire or resolve")
+        result = self._sample_alert(action)
+        if not result.get("ok"):
+            raise ActionError(str(result.get("error") or "the alert was not taken"), 502)
+        return result
+
 
 class WebServer:
     """`http://127.0.0.1:<port>/`: the page and its JSON API, on a thread."""
@@ -364,6 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/api/close": lambda: c.close(user, str(body.get("view_id") or ""), bool(body.get("whole_stack"))),
             "/api/join": lambda: c.join(user, str(body.get("channel") or "")),
             "/api/fast_forward": lambda: c.fast_forward(_number(body.get("minutes"))),
+            "/api/alert": lambda: c.sample_alert(str(body.get("action") or "")),
         }
         action = actions.get(urlsplit(self.path).path)
         if action is None:
