@@ -31,7 +31,7 @@ from bot.edge import Gate
 from bot.db.migrate import schema_state
 from bot.declare.provision import Provisioner
 from bot.alerts.endpoint import AlertEndpoint, MissingToken, source_tokens
-from bot.alerts.handling import SILENCE_OVER, declare_from_alert, silence_over
+from bot.alerts.handling import SILENCE_OVER, declare_from_alert, incident_channel_ready, silence_over
 from bot.alerts.paging import ALERT_PAGE_STEP, alert_page_step_due
 from bot.alerts.sync import AlertSlack
 from bot.http import make_wsgi_app
@@ -127,6 +127,8 @@ class Core:
         if has_outbox:
             self.scheduler.run_due(incident_id)
         outcome = self.provisioner.run(incident_id)
+        if outcome.done and self.deps.config.alerts.sources:
+            incident_channel_ready(self.deps, incident_id)
         if outcome.reply_item is not None:
             self.outbox.deliver(outcome.reply_item)
         if has_outbox:

@@ -1,7 +1,8 @@
 """The buttons on an alert message and its page DM: Acknowledge, Declare incident, Resolve, Silence 1 h.
 
 Each acks at once and answers the clicker privately afterwards. A click counts only from the group's own alert
-channel, or (Acknowledge) from the page DM sevbot sent: a button copied anywhere else changes nothing.
+channel, or (Acknowledge) from a direct message with sevbot, where page DMs land: a button copied into any other
+channel changes nothing.
 """
 from __future__ import annotations
 

@@ -114,3 +114,26 @@ def test_slack_saying_slow_down_queues_the_message_and_the_page_never_drops_them
     assert len(alert_messages(bot)) == 1
     for person in ("U0L1", "U0L2"):  # the on-call group's members
         assert len([m for m in dms(bot, person) if "You are paged" in m.text]) == 1
+
+
+def test_a_repeat_is_answered_from_memory_but_a_refire_after_a_resolve_elsewhere_is_not(alert_bot: Bot) -> None:
+    """Repeats skip the database; a resolve taken in by another replica, then the same alert firing anew (a new
+    startsAt), still re-opens the group here."""
+    bot = alert_bot
+    assert post_alert(bot.runtime.url, "am", am_payload()).body["outcome"] == "created"
+    settled(bot)
+    statements: list[str] = []
+    from sqlalchemy import event
+
+    event.listen(bot.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    assert post_alert(bot.runtime.url, "am", am_payload()).body["outcome"] == "unchanged"
+    assert statements == [], "a repeat is answered without touching the database"
+    # Another replica took in the resolve (simulated: straight through the use case, not this endpoint).
+    from bot.alerts.payloads import parse
+    from bot.alerts.receive import receive
+
+    deps = bot.runtime.deps
+    receive(deps, "am", parse("alertmanager", am_payload("resolved"), deps.clock.now()))
+    refire = post_alert(bot.runtime.url, "am", am_payload(starts_at="2026-12-02T03:20:00Z"))
+    assert refire.body["outcome"] == "changed"
+    assert groups(bot)[0].state == "firing"

@@ -14,9 +14,10 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from bot.alerts.payloads import BadPayload, parse
+from bot.alerts.payloads import BadPayload, Notification, parse
 from bot.alerts.ratelimit import RateLimit, retry_after
-from bot.alerts.receive import receive
+from bot.alerts.receive import Received, receive
+from bot.alerts.repeats import RecentNotifications
 from bot.config import IncidentConfig
 from bot.core.deps import Deps
 from bot.db.engine import unavailable
@@ -57,6 +58,7 @@ class AlertEndpoint:
         self.deps = deps
         self.tokens = tokens
         self.limits = {name: RateLimit(source.rate_limit_per_minute) for name, source in deps.config.alerts.sources.items()}
+        self.recent = RecentNotifications()
 
     def handle(self, name: str, headers: Mapping[str, str], body: bytes) -> Answer:
         source = self.deps.config.alerts.sources.get(name)
@@ -84,6 +86,9 @@ class AlertEndpoint:
         except BadPayload as problem:
             log.warning("alert source %s: refused a payload: %s", name, problem)
             return Answer(400, {"ok": False, "error": str(problem), "field": problem.field})
+        repeat = self.recent.repeat_of(name, note)
+        if repeat is not None:
+            return self._answer(source.kind, note, Received(repeat, "unchanged"))
         try:
             received = receive(self.deps, name, note)
         except Exception as exc:
@@ -92,7 +97,13 @@ class AlertEndpoint:
             log.warning("alert source %s: the database is not answering; asked the sender to retry", name)
             return Answer(503, {"ok": False, "error": "the database is not answering; nothing was stored, retry"},
                           [("Retry-After", "5")])
-        if source.kind == "events-v2":
+        if received.group_id is not None:
+            self.recent.remember(name, note, received.group_id)
+        return self._answer(source.kind, note, received)
+
+    @staticmethod
+    def _answer(kind: str, note: Notification, received: Received) -> Answer:
+        if kind == "events-v2":
             return Answer(202, {"status": "success", "message": "Event processed", "dedup_key": note.group_key})
         return Answer(200, {"ok": True, "group": received.group_id, "outcome": received.outcome})
 

@@ -13,9 +13,8 @@ from bot.alerts.paging import acknowledge_page, stop_group_page
 from bot.alerts.payloads import FIRING, RESOLVED
 from bot.core.deps import Deps
 from bot.core.errors import BadInput
-from bot.core.incident import card_changed
 from bot.core.timeline import record
-from bot.db.models import AlertEvent, AlertGroup, Incident, Timer
+from bot.db.models import AlertEvent, AlertGroup, Timer
 from bot.scheduler import timers
 from bot.declare.record import Declared, DeclareRequest, declare
 from bot.domain.incident import human_id
@@ -102,38 +101,40 @@ def silence_over(deps: Deps, session: Session, timer: Timer) -> None:
         message_changed(session, deps.clock, group)
 
 
+def incident_channel_ready(deps: Deps, incident_id: int) -> None:
+    """The incident's channel exists now: the messages of the alert groups it took over link to it."""
+    with deps.db.unit_of_work() as session:
+        for group in session.scalars(select(AlertGroup).where(AlertGroup.incident_id == incident_id).with_for_update()):
+            message_changed(session, deps.clock, group)
+
+
 def declare_from_alert(deps: Deps, group_id: int, actor: str) -> Declared:
     """Open an incident through the declare path (title from the alert, severity and service from the route), then
     attach the group. A repeat (a double click, a retried outbox item) finds the same incident: the declare is keyed
     by the group."""
     with deps.db.unit_of_work() as session:
+        # The group stays locked until the incident is attached: a second click waits here, then finds it (so two
+        # clicks never race two inserts, which on PostgreSQL would burn an incident number).
         group = _locked(session, group_id)
         if group.incident_id is not None:
             return Declared(group.incident_id, created=False)
-        title, severity, service = group.title, group.severity, group.service
-    declared = declare(deps, DeclareRequest(title=title, severity=severity, declared_by=actor, service=service,
-                                            description=f"Opened from an alert ({group_id}).",
-                                            idempotency_key=f"alert:{group_id}"))
-    attach(deps, group_id, declared.incident_id, actor)
+        declared = declare(deps, DeclareRequest(title=group.title, severity=group.severity, declared_by=actor,
+                                                service=group.service, description=f"Opened from an alert ({group_id}).",
+                                                idempotency_key=f"alert:{group_id}"))
+        _attach(deps, session, group, declared.incident_id, actor)
     return declared
 
 
-def attach(deps: Deps, group_id: int, incident_id: int, actor: str) -> None:
+def _attach(deps: Deps, session: Session, group: AlertGroup, incident_id: int, actor: str) -> None:
     """The incident takes the group over: its ladder stops (the incident's own paging takes over), its events so far
     go onto the incident's timeline, and the card lists it."""
     now = deps.clock.now()
-    with deps.db.unit_of_work() as session:
-        group = _locked(session, group_id)
-        if group.incident_id == incident_id:
-            return
-        stop_group_page(deps, session, group, f"{human_id(incident_id)} takes over")
-        for event in session.scalars(select(AlertEvent).where(AlertEvent.group_id == group_id).order_by(AlertEvent.id)):
-            record(session, incident_id, kind=f"alert_{event.kind}", actor=event.actor, at=event.at,
-                   summary=f"Alert {shown_title(group)}: {event.summary}", data={"alert_group_id": group_id, **event.data},
-                   dedupe_key=f"alertevent:{event.id}")
-        group.incident_id = incident_id
-        record_alert_event(session, group, kind="attached", actor=actor, at=now,
-                           summary=f"Attached to {human_id(incident_id)}: later alerts post in its channel")
-        message_changed(session, deps.clock, group)
-        incident = session.get_one(Incident, incident_id)
-        card_changed(session, deps.clock, incident)
+    stop_group_page(deps, session, group, f"{human_id(incident_id)} takes over")
+    for event in session.scalars(select(AlertEvent).where(AlertEvent.group_id == group.id).order_by(AlertEvent.id)):
+        record(session, incident_id, kind=f"alert_{event.kind}", actor=event.actor, at=event.at,
+               summary=f"Alert {shown_title(group)}: {event.summary}", data={"alert_group_id": group.id, **event.data},
+               dedupe_key=f"alertevent:{event.id}")
+    group.incident_id = incident_id
+    record_alert_event(session, group, kind="attached", actor=actor, at=now,
+                       summary=f"Attached to {human_id(incident_id)}: later alerts post in its channel")
+    message_changed(session, deps.clock, group)  # also re-renders the incident's card, which lists the group

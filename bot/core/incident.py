@@ -71,11 +71,18 @@ def view_from_row(row: Any, roles: dict[str, str]) -> IncidentView:
     )
 
 
+ALERT_GROUPS = AlertGroup.__table__
+_ATTACHED_ALERTS = (select(ALERT_GROUPS.c.title, ALERT_GROUPS.c.state, ALERT_GROUPS.c.firing)
+                    .where(ALERT_GROUPS.c.incident_id == bindparam("id")).order_by(ALERT_GROUPS.c.id).limit(10))
+
+
+def attached_alerts(executor: Session | Connection, incident_id: int) -> tuple[tuple[str, str, int], ...]:
+    """The alert groups an incident took over, as the card lists them (the first 10)."""
+    return tuple((title, state, firing) for title, state, firing in executor.execute(_ATTACHED_ALERTS, {"id": incident_id}))
+
+
 def view_of(session: Session, incident: Incident) -> IncidentView:
-    alerts = tuple((title, state, firing) for title, state, firing in session.execute(
-        select(AlertGroup.title, AlertGroup.state, AlertGroup.firing).where(AlertGroup.incident_id == incident.id)
-        .order_by(AlertGroup.id).limit(10)))
-    return replace(view_from_row(incident, current_roles(session, incident.id)), alerts=alerts)
+    return replace(view_from_row(incident, current_roles(session, incident.id)), alerts=attached_alerts(session, incident.id))
 
 
 def load_view(session: Session, incident_id: int) -> IncidentView:

@@ -29,7 +29,7 @@ from bot.slack.gateway import CLOCK_SKEW, SlackError, SlackGateway
 from bot.core.outbox import enqueue_keyed
 from bot.core.timeline import BOT_ACTOR, record, record_keyed
 from bot.card.sync import CardSync, render_card
-from bot.core.incident import IncidentView, current_roles, view_from_row
+from bot.core.incident import IncidentView, attached_alerts, current_roles, view_from_row
 from bot.card import view as card_view
 from bot.declare import messages
 
@@ -300,6 +300,8 @@ class Provisioner:
             if row is None:
                 return None
             view = view_from_row(row, current_roles(connection, incident_id))
+            if self.config.alerts.sources:  # an incident declared from an alert lists it on its first card
+                view = replace(view, alerts=attached_alerts(connection, incident_id))
             held: frozenset[str] = frozenset()
             channel_name = row.channel_name
             if row.channel_id is None:
