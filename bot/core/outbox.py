@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Connection, bindparam, or_, select, text, update
+from sqlalchemy import JSON, Connection, bindparam, case, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -43,6 +43,12 @@ _DUE = (select(OUTBOX.c.id)
         .order_by(OUTBOX.c.id).limit(bindparam("limit")))
 _DUE_FOR_INCIDENT = _DUE.where(OUTBOX.c.incident_id == bindparam("incident_id"))
 _DUE_FOR_NO_INCIDENT = _DUE.where(OUTBOX.c.incident_id.is_(None))
+# Pages first: in an alert storm the DM that wakes someone up must not queue behind message edits.
+URGENT_KINDS = ("alert_page_dm", "page_dm")
+_DUE_LOOSE = (select(OUTBOX.c.id)
+              .where(OUTBOX.c.done_at.is_(None), OUTBOX.c.due_at <= bindparam("now"), OUTBOX.c.incident_id.is_(None))
+              .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < bindparam("now")))
+              .order_by(case((OUTBOX.c.kind.in_(URGENT_KINDS), 0), else_=1), OUTBOX.c.id).limit(bindparam("limit")))
 # Which incidents have due work (NULL: effects of no incident), so a backlog can be delivered an incident per thread.
 _DUE_GROUPS = (select(OUTBOX.c.incident_id).distinct()
                .where(OUTBOX.c.done_at.is_(None), OUTBOX.c.due_at <= bindparam("now"))
@@ -132,10 +138,11 @@ class Outbox:
         with self.db.transaction() as connection:
             return list(connection.scalars(_DUE_GROUPS, {"now": self.clock.now(), "limit": limit}))
 
-    def due_of_no_incident(self, limit: int = 200) -> list[int]:
-        """Due items that belong to no incident (they keep no order among themselves)."""
+    def due_of_no_incident(self, limit: int = 32) -> list[int]:
+        """Due items that belong to no incident (they keep no order among themselves), pages first. A short batch:
+        the delivery pass asks again as soon as it is through, so a page queued meanwhile waits little."""
         with self.db.transaction() as connection:
-            return list(connection.scalars(_DUE_FOR_NO_INCIDENT, {"now": self.clock.now(), "limit": limit}))
+            return list(connection.scalars(_DUE_LOOSE, {"now": self.clock.now(), "limit": limit}))
 
     def drain_group(self, incident_id: int | None) -> int:
         """Deliver one incident's due items in order (or, for None, the items of no incident)."""
