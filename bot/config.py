@@ -17,6 +17,12 @@ SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 TEMPLATE_FIELDS = {"severity", "date", "slug", "id"}
 
 
+def _slack_channel(value: str | None) -> str | None:
+    if value is not None and not SLACK_CHANNEL_ID.match(value):
+        raise ValueError(f"{value!r} is not a Slack channel id (C…)")
+    return value
+
+
 def _slack_people(value: tuple[str, ...]) -> tuple[str, ...]:
     """User ids (U…/W…) and user group ids (S…): who can be invited, paged or allowed."""
     for rid in value:
@@ -161,12 +167,7 @@ class AlertRoute(_Strict):
                 raise ValueError(f"{label}: {pattern!r} is not a regular expression ({exc})") from None
         return value
 
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str | None) -> str | None:
-        if value is not None and not SLACK_CHANNEL_ID.match(value):
-            raise ValueError(f"{value!r} is not a Slack channel id (C…)")
-        return value
+    _channel = field_validator("channel")(classmethod(lambda cls, value: _slack_channel(value)))
 
     def matches(self, source: str, labels: dict[str, str]) -> bool:
         if self.sources and source not in self.sources:
@@ -198,12 +199,7 @@ class Alerts(_Strict):
                 raise ValueError(f"{name!r} is not a source name (lowercase letters, digits, - and _)")
         return value
 
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str | None) -> str | None:
-        if value is not None and not SLACK_CHANNEL_ID.match(value):
-            raise ValueError(f"{value!r} is not a Slack channel id (C…)")
-        return value
+    _channel = field_validator("channel")(classmethod(lambda cls, value: _slack_channel(value)))
 
     def route(self, source: str, labels: dict[str, str]) -> AlertRoute:
         return next((route for route in self.routes if route.matches(source, labels)), self.default)
@@ -269,12 +265,7 @@ class IncidentConfig(_Strict):
                 raise ValueError(f"{key!r} is not a severity key (sev0…sev9)")
         return dict(sorted(value.items()))
 
-    @field_validator("stakeholder_channel")
-    @classmethod
-    def _channel_id(cls, value: str | None) -> str | None:
-        if value is not None and not SLACK_CHANNEL_ID.match(value):
-            raise ValueError(f"{value!r} is not a Slack channel id (C…)")
-        return value
+    _channel_id = field_validator("stakeholder_channel")(classmethod(lambda cls, value: _slack_channel(value)))
 
     @field_validator("channel_name_template")
     @classmethod

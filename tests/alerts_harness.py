@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import AlertRoute, Alerts, AlertSource, IncidentConfig
-from tests.harness import paging_config
+from bot.db.models import AlertGroup, OutboxItem, Page
+from tests.harness import Bot, paging_config, wait_for
 
 TOKEN = "am-token-0123456789abcdef"
 GRAFANA_TOKEN = "grafana-token-0123456789"
@@ -67,3 +68,36 @@ def am_payload(status: str = "firing", *, alertname: str = "HighErrorRate", grou
     return {"version": "4", "groupKey": group_key or f'{{}}:{{alertname="{alertname}"}}', "truncatedAlerts": 0,
             "status": status, "receiver": "sevbot", "groupLabels": {"alertname": alertname}, "commonLabels": common,
             "commonAnnotations": {"summary": summary}, "externalURL": "http://alertmanager:9093", "alerts": alerts}
+
+
+# -- probes shared by the alert tests (their fixtures, `alert_bot` and `clock`, are in tests/conftest.py) ---------
+
+def settled(bot: Bot) -> None:
+    def done() -> bool:
+        with bot.db.unit_of_work() as session:
+            return all(i.done_at is not None for i in session.query(OutboxItem).all())
+    wait_for(done, what="Slack effects delivered")
+
+
+def tick(bot: Bot) -> None:
+    bot.runtime.core.scheduler.tick()
+    settled(bot)
+
+
+def alert_messages(bot: Bot) -> list:  # type: ignore[type-arg]
+    return [m for m in bot.sim.workspace.messages("C0ALERTS") if not m.thread_ts]
+
+
+def dms(bot: Bot, user: str) -> list:  # type: ignore[type-arg]
+    channel = bot.sim.workspace.dm_channel(user)
+    return bot.sim.workspace.messages(channel.id) if channel else []
+
+
+def groups(bot: Bot) -> list[AlertGroup]:
+    with bot.db.unit_of_work() as session:
+        return list(session.query(AlertGroup).order_by(AlertGroup.id))
+
+
+def pages(bot: Bot) -> list[Page]:
+    with bot.db.unit_of_work() as session:
+        return list(session.query(Page).order_by(Page.id))

@@ -11,7 +11,7 @@ from tests.dbs import postgres_unavailable, postgres_url, sqlite_url
 
 if TYPE_CHECKING:
     from bot.sandbox import Sandbox
-    from tests.harness import Bot
+    from tests.harness import Bot, FakeClock
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -68,3 +68,21 @@ def sandbox(tmp_path: Path) -> Iterator["Sandbox"]:
     finally:
         running.stop()
     assert running.sim.violations == [], f"the bot broke Slack's rules: {running.sim.violations}"
+
+
+@pytest.fixture
+def clock() -> "FakeClock":
+    """A clock the test moves (tests/harness.py)."""
+    from tests.harness import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def alert_bot(database_url: str, clock: "FakeClock") -> Iterator["Bot"]:
+    """The bot with alert sources of each kind (tests/alerts_harness.py), on both backends, with a movable clock."""
+    from tests.alerts_harness import alerts_config
+    from tests.harness import running_bot
+
+    with running_bot(database_url, alerts_config(), clock=clock) as running:
+        yield running

@@ -4,33 +4,19 @@ flap window, bare `/incident page`, and buttons that turn up in the wrong channe
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import pytest
 
 from bot.db.models import AlertGroup, Page
 from bot.ids import ActionId
 from bot.render import Renderer
 from bot.resolve.export import build_document, render_markdown
 from bot.slack_sim.state import BOT_USER_ID, Message
-from tests.alerts_harness import alerts_config, am_payload, post_alert
-from tests.harness import Bot, FakeClock, running_bot, wait_for
-from tests.test_alerts_http import alert_messages, dms, groups, pages, settled, tick
+from tests.alerts_harness import am_payload, post_alert
+from tests.harness import Bot, FakeClock, wait_for
+from tests.alerts_harness import alert_messages, dms, groups, pages, settled, tick
 
 TITLE = "Checkout 5xx above 5%"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def alert_bot(database_url: str, clock: FakeClock) -> Iterator[Bot]:
-    with running_bot(database_url, alerts_config(), clock=clock) as bot:
-        yield bot
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------------

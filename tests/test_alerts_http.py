@@ -3,56 +3,11 @@ until acknowledged, resolve at the source, declare from an alert, and the refusa
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-
-from bot.db.models import AlertGroup, OutboxItem, Page
+from bot.db.models import OutboxItem
 from bot.ids import ActionId
-from tests.alerts_harness import alerts_config, am_payload, post_alert
-from tests.harness import Bot, FakeClock, running_bot, wait_for
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def alert_bot(database_url: str, clock: FakeClock) -> Iterator[Bot]:
-    with running_bot(database_url, alerts_config(), clock=clock) as bot:
-        yield bot
-
-
-def settled(bot: Bot) -> None:
-    def done() -> bool:
-        with bot.db.unit_of_work() as session:
-            return all(i.done_at is not None for i in session.query(OutboxItem).all())
-    wait_for(done, what="Slack effects delivered")
-
-
-def tick(bot: Bot) -> None:
-    bot.runtime.core.scheduler.tick()
-    settled(bot)
-
-
-def alert_messages(bot: Bot) -> list:  # type: ignore[type-arg]
-    return [m for m in bot.sim.workspace.messages("C0ALERTS") if not m.thread_ts]
-
-
-def dms(bot: Bot, user: str) -> list:  # type: ignore[type-arg]
-    channel = bot.sim.workspace.dm_channel(user)
-    return bot.sim.workspace.messages(channel.id) if channel else []
-
-
-def groups(bot: Bot) -> list[AlertGroup]:
-    with bot.db.unit_of_work() as session:
-        return list(session.query(AlertGroup).order_by(AlertGroup.id))
-
-
-def pages(bot: Bot) -> list[Page]:
-    with bot.db.unit_of_work() as session:
-        return list(session.query(Page).order_by(Page.id))
+from tests.alerts_harness import (alert_messages, am_payload, dms, groups, pages, post_alert, settled, tick)
+from tests.harness import Bot, FakeClock, wait_for
 
 
 def test_one_group_one_message_one_page_then_escalation_ack_and_resolve(alert_bot: Bot, clock: FakeClock) -> None:

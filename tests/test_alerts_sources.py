@@ -7,20 +7,18 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.config import AlertSource
 from bot.db.models import Alert, AlertEvent, AlertGroup, OutboxItem, Page, Timer
 from bot.alerts.endpoint import MAX_BODY
 from bot.alerts.paging import ALERT_PAGE_STEP
-from tests.alerts_harness import EVENTS_TOKEN, GRAFANA_TOKEN, TOKEN, Reply, alerts_config, am_payload, post_alert
+from tests.alerts_harness import (EVENTS_TOKEN, GRAFANA_TOKEN, TOKEN, Reply, alert_messages, alerts_config, am_payload, dms,
+                                  groups, pages, post_alert, settled, tick)
 from tests.harness import Bot, FakeClock, running_bot
-from tests.test_alerts_http import alert_messages, dms, groups, pages, settled, tick
 
 PAYLOADS = Path(__file__).parent / "alert_payloads"
 PAGED = "You are paged for an alert"
@@ -28,17 +26,6 @@ PAGED = "You are paged for an alert"
 
 def sample(name: str) -> dict[str, Any]:
     return json.loads((PAYLOADS / f"{name}.json").read_text())
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def alert_bot(database_url: str, clock: FakeClock) -> Iterator[Bot]:
-    with running_bot(database_url, alerts_config(), clock=clock) as bot:
-        yield bot
 
 
 def shown(message: Any) -> str:

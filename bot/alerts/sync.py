@@ -20,6 +20,7 @@ from bot.alerts.message import GroupView, fallback_text, load_group, message_blo
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.db.models import AlertGroup, Page
+from bot.paging.delivery import expand_targets
 from bot.paging.steps import PAGING, mention
 from bot.slack.gateway import CLOCK_SKEW, SlackError, SlackGateway
 from bot.core.outbox import NotYet
@@ -95,23 +96,14 @@ class AlertSlack:
             dms_before = list(page.context.get("dms", []))
         if not still_paging:
             return {"skipped": "acknowledged or stopped before delivery"}
-        people: list[str] = []
-        failed: list[tuple[str, str]] = []
-        for target in payload["targets"]:
-            if not target.startswith("S"):
-                people.append(target)
-                continue
-            try:
-                people.extend(self.gateway.usergroup_members(target))
-            except SlackError as exc:
-                failed.append((target, exc.code))
+        people, failed = expand_targets(self.gateway, payload["targets"])
         text, blocks = page_dm_blocks(view, tier=int(payload["tier"]), timeout_s=float(payload["timeout_s"]))
         step = [int(payload["round"]), int(payload["tier"])]
         # A retry (Slack said "slow down" part-way) skips the people this step already reached.
         reached = {dm[0] for dm in dms_before if dm[3:5] == step}
         sent: list[list[Any]] = []
         slowed: SlackError | None = None
-        for person in dict.fromkeys(people):
+        for person in people:
             if person in reached:
                 continue
             try:

@@ -32,17 +32,7 @@ def deliver_page(deps: Deps, gateway: SlackGateway, payload: dict[str, Any]) -> 
         still_paging = page.state == PAGING
     if not still_paging:
         return {"skipped": "acknowledged or cancelled before delivery"}
-    people: list[str] = []
-    failed: list[tuple[str, str]] = []
-    for target in payload["targets"]:
-        if not target.startswith("S"):
-            people.append(target)
-            continue
-        try:
-            people.extend(gateway.usergroup_members(target))
-        except SlackError as exc:  # one bad group must not stop the rest of the tier
-            failed.append((target, exc.code))
-    people = list(dict.fromkeys(people))
+    people, failed = expand_targets(gateway, payload["targets"])
     where = f"<#{channel}>" if channel else "its channel (being created)"
     minutes = max(1, round(payload["timeout_s"] / 60)) if payload["timeout_s"] >= 60 else None
     within = f"{minutes} min" if minutes else f"{int(payload['timeout_s'])} s"
@@ -82,6 +72,21 @@ def deliver_page(deps: Deps, gateway: SlackGateway, payload: dict[str, Any]) -> 
                    summary="Page not delivered to " + ", ".join(f"{mention(p)} ({code})" for p, code in failed),
                    data={"page_id": payload["page_id"], "failed": failed})
     return {"delivered": delivered, "failed": failed}
+
+
+def expand_targets(gateway: SlackGateway, targets: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """A tier's targets as people (user groups expanded, each person once), and the groups Slack would not list."""
+    people: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for target in targets:
+        if not target.startswith("S"):
+            people.append(target)
+            continue
+        try:
+            people.extend(gateway.usergroup_members(target))
+        except SlackError as exc:  # one bad group must not stop the rest of the tier
+            failed.append((target, exc.code))
+    return list(dict.fromkeys(people)), failed
 
 
 def post_in_incident_channel(deps: Deps, gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
