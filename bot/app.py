@@ -18,12 +18,14 @@ from slack_sdk import WebClient
 import commands.alerts
 import commands.declare
 import commands.events
+import commands.home
 import commands.help  # noqa: F401  (registers itself)
 import commands.list  # noqa: F401
 import commands.paging
 import commands.resolve
 import commands.roles
 import commands.runbooks
+import commands.shortcuts
 import commands.status  # noqa: F401
 from bot.db.engine import unavailable
 from bot.edge import NOT_ANSWERING
@@ -78,7 +80,9 @@ def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
     app.action(ActionId.ALERT_DECLARE)(with_ctx(commands.alerts.on_declare))
     app.action(ActionId.ALERT_RESOLVE)(with_ctx(commands.alerts.on_resolve))
     app.action(ActionId.ALERT_SILENCE)(with_ctx(commands.alerts.on_silence))
+    app.action(ActionId.HOME_DECLARE)(with_ctx(commands.home.on_declare))
     app.view(CallbackId.RESOLVE_MODAL)(with_ctx(commands.resolve.on_resolve_submit))
+    app.message_shortcut(CallbackId.ADD_TO_TIMELINE)(with_ctx(commands.shortcuts.on_add_to_timeline))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], request: BoltRequest) -> BoltResponse:
@@ -96,6 +100,7 @@ def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
         app.event(name)(event_listener(commands.events.on_reaction))
     for name in ("pin_added", "pin_removed"):
         app.event(name)(event_listener(commands.events.on_pin))
+    app.event("app_home_opened")(event_listener(commands.home.on_home_opened))
     return app
 
 

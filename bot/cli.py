@@ -30,10 +30,23 @@ def _alert_tokens(config: IncidentConfig) -> list[str]:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    from bot.db.migrate import upgrade
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from bot.db.migrate import schema_state, upgrade
 
     settings, _config = _load()
     _prepare_sqlite_dir(settings.database_url)
+    # An older release's migrate (say an old image's one-shot job) on a database a newer release already migrated:
+    # nothing to do, where Alembic would fail on a revision it has never seen.
+    engine = create_engine(settings.database_url, poolclass=NullPool)
+    try:
+        warning = schema_state(engine).warning()
+    finally:
+        engine.dispose()
+    if warning:
+        print(f"sevbot: nothing to migrate: {warning}")
+        return 0
     upgrade(settings.database_url)
     print(f"sevbot: database migrated ({_safe_url(settings.database_url)})")
     return 0
@@ -44,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime, StartupError
 
     settings, config = _load()
-    logs.configure(args.log_level, _secrets(settings) + _alert_tokens(config))
+    logs.configure(args.log_level, _secrets(settings) + _alert_tokens(config), settings.sevbot_log_format)
     # Hand the GIL over more often (default 5 ms): a request thread waiting to ack should not queue behind
     # background provisioning for whole 5 ms slices. Throughput cost is small; ack latency drops.
     sys.setswitchinterval(0.001)

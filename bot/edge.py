@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy import bindparam, delete, text
 
+from bot import logs
 from bot.clock import Clock
 from bot.db.engine import Database, unavailable
 from bot.db.models import SeenRequest
@@ -72,6 +73,7 @@ class Gate:
         except ValueError as problem:
             log.warning("refused a malformed Slack request: %s", problem)
             return Refusal(400, str(problem))
+        logs.bind(**request_identity(fields))
         command = "command" in fields and "payload" not in fields
         bad = _control_character(fields)
         if bad is not None:
@@ -109,6 +111,23 @@ class Gate:
         cutoff = self.clock.now() - timedelta(seconds=SIGNATURE_WINDOW * 2)
         with self.db.transaction() as connection:
             return connection.execute(delete(SeenRequest).where(SeenRequest.seen_at < cutoff)).rowcount
+
+
+def request_identity(body: dict[str, Any]) -> dict[str, str | None]:
+    """What the logs call a Slack request (a form with its payload decoded, or Bolt's body): its kind
+    (`slash_command`, `event`, or the payload's type: `block_actions`, `view_submission`, …) and Slack's id for it
+    (an event's `event_id`, else the `trigger_id`, else the first action's `action_ts`)."""
+    def text(value: Any) -> str | None:
+        return value[:80] if isinstance(value, str) and value else None
+
+    if "command" in body and "payload" not in body:
+        return {"request_kind": "slash_command", "slack_id": text(body.get("trigger_id"))}
+    kind = text(body.get("type"))
+    if kind == "event_callback":
+        return {"request_kind": "event", "slack_id": text(body.get("event_id"))}
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    return {"request_kind": kind, "slack_id": text(body.get("trigger_id")) or text(first.get("action_ts"))}
 
 
 def _parse(body: bytes, content_type: str) -> dict[str, Any]:

@@ -1,15 +1,17 @@
 """The HTTP surface: `POST /slack/events` (through the gate in bot/edge.py, then Bolt), `POST /alerts/<source>`
-(bot/alerts/endpoint.py) and `GET /healthz`."""
+(bot/alerts/endpoint.py), `GET /healthz` and `GET /metrics` (bot/metrics.py); every answer is counted and timed."""
 from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot import logs, metrics
 from bot.alerts.endpoint import MAX_BODY as ALERTS_MAX_BODY
 from bot.alerts.endpoint import AlertEndpoint
 from bot.edge import MAX_BODY, Gate
@@ -18,25 +20,33 @@ EVENTS_PATH = "/slack/events"
 ALERTS_PREFIX = "/alerts/"
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+METRICS_PATH = "/metrics"
+# environ key: what a request is, for the metrics (bot/metrics.py REQUEST_KINDS); the gate's parse refines a Slack one.
+REQUEST_KIND = "sevbot.request_kind"
 
 
 def make_wsgi_app(app: App, health: Callable[[], str | None], gate: Gate | None = None,
-                  alerts: AlertEndpoint | None = None) -> WsgiApp:
+                  alerts: AlertEndpoint | None = None, metrics_app: WsgiApp | None = None) -> WsgiApp:
     """`health()` returns None when healthy, else the one-line reason. Without a gate (tests of Bolt alone),
-    requests go straight to Bolt."""
+    requests go straight to Bolt. Without `metrics_app` (metrics off, or on their own port) /metrics is a 404."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == METRICS_PATH and metrics_app is not None:
+            return metrics_app(environ, start_response)
         if path == EVENTS_PATH and method == "POST":
-            if gate is None:
-                return slack(environ, start_response)
-            return _gated(environ, start_response)
+            # Every line logged for this request carries its id; the gate adds its kind and Slack's id (bot/logs.py).
+            with logs.context(request_id=logs.new_request_id()):
+                if gate is None:
+                    return slack(environ, start_response)
+                return _gated(environ, start_response)
         if path.startswith(ALERTS_PREFIX) and alerts is not None:
             if method != "POST":
                 return _json(start_response, 405, {"ok": False, "error": "alerts are POSTed"})
-            return _alert(environ, start_response, path[len(ALERTS_PREFIX):])
+            with logs.context(request_kind="alerts", request_id=logs.new_request_id()):
+                return _alert(environ, start_response, path[len(ALERTS_PREFIX):])
         if path == "/healthz" and method in ("GET", "HEAD"):
             problem = health()
             status = "200 OK" if problem is None else "503 Service Unavailable"
@@ -57,6 +67,8 @@ def make_wsgi_app(app: App, health: Callable[[], str | None], gate: Gate | None 
         headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
         headers["content-type"] = environ.get("CONTENT_TYPE", "")
         refusal = gate.check(body, headers)
+        # The kind the gate found as it parsed the body (bot/edge.py request_identity): nothing is parsed again.
+        environ[REQUEST_KIND] = metrics.slack_request_kind(logs.current().get("request_kind"))
         if refusal is not None:
             return _json(start_response, refusal.status, refusal.body())
         environ["wsgi.input"] = io.BytesIO(body)  # Bolt reads the body again
@@ -75,6 +87,38 @@ def make_wsgi_app(app: App, health: Callable[[], str | None], gate: Gate | None 
         answer = alerts.handle(source, headers, body)
         return _json(start_response, answer.status, answer.body, answer.headers)
 
+    return counted(wsgi)
+
+
+def metrics_only(metrics_app: WsgiApp) -> WsgiApp:
+    """The app of the separate metrics port (SEVBOT_METRICS_PORT): `GET /metrics` and nothing else."""
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") == METRICS_PATH:
+            return metrics_app(environ, start_response)
+        return _json(start_response, 404, {"ok": False, "error": f"only {METRICS_PATH} is served on this port"})
+    return counted(wsgi)
+
+
+def _path_kind(path: str) -> str:
+    if path.startswith(ALERTS_PREFIX):
+        return "alerts"
+    return {"/healthz": "healthz", METRICS_PATH: "metrics"}.get(path, "other")
+
+
+def counted(app: WsgiApp) -> WsgiApp:
+    """Count each answer by the request's kind and status, and time it up to the answer (for Slack, its ack)."""
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        environ[REQUEST_KIND] = _path_kind(environ.get("PATH_INFO", ""))
+        answered: list[str] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answered.append(status)
+            return start_response(status, headers, exc_info) if exc_info is not None else start_response(status, headers)
+        try:
+            return app(environ, start)
+        finally:
+            metrics.http_answered(environ[REQUEST_KIND], answered[-1] if answered else "500", time.perf_counter() - started)
     return wsgi
 
 

@@ -14,6 +14,8 @@ class CallbackId(StrEnum):
     UPDATE_MODAL = "stakeholder_update_modal"
     ESCALATE_MODAL = "escalate_modal"
     RESOLVE_MODAL = "resolve_modal"
+    # A message shortcut (manifest.yml features.shortcuts): Slack sends it as a message_action payload.
+    ADD_TO_TIMELINE = "add_to_timeline"
 
 
 class DeclareBlock(StrEnum):
@@ -46,6 +48,7 @@ class ActionId(StrEnum):
     ALERT_DECLARE = "alert_declare"
     ALERT_RESOLVE = "alert_resolve"
     ALERT_SILENCE = "alert_silence"
+    HOME_DECLARE = "home_declare"  # the Home tab's Declare incident button
 
 
 # The card numbers its runbook buttons (action ids are unique within a block): card_start_runbook_1, _2, …

@@ -12,9 +12,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.data import data_dir
 from bot.domain.text import escape_mrkdwn, markdown_escape, one_line, truncate
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES_DIR = data_dir("templates")
 
 
 def slack_date(value: datetime) -> str:

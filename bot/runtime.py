@@ -34,7 +34,10 @@ from bot.alerts.endpoint import AlertEndpoint, MissingToken, source_tokens
 from bot.alerts.handling import SILENCE_OVER, declare_from_alert, incident_channel_ready, silence_over
 from bot.alerts.paging import ALERT_PAGE_STEP, alert_page_step_due
 from bot.alerts.sync import AlertSlack
-from bot.http import make_wsgi_app
+from bot.http import make_wsgi_app, metrics_only
+from bot.metrics import exposition
+from bot.home.refresh import HomeRefresher
+from bot.home.view import home_view
 from bot.paging.delivery import deliver_page, post_in_incident_channel
 from bot.paging.ladder import page_step_due, page_start_due
 from bot.render import Renderer
@@ -65,11 +68,13 @@ class StartupError(Exception):
 
 def check_database(db: Database) -> None:
     try:
-        problem = schema_state(db.engine).problem()
+        state = schema_state(db.engine)
     except Exception as exc:  # unreachable server, bad credentials, unreadable file
         raise StartupError(f"DATABASE_URL: cannot use the database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    if problem:
+    if problem := state.problem():
         raise StartupError(f"DATABASE_URL: {problem}")
+    if warning := state.warning():  # a rolling upgrade: a newer release migrated first; its schema is additive
+        log.warning("DATABASE_URL: %s", warning)
 
 
 def load_runbooks(directory: Path, config: IncidentConfig) -> RunbookRegistry:
@@ -87,7 +92,8 @@ _WRITE_PROBE = text("UPDATE incidents SET id = id WHERE 1 = 0")
 
 def health_problem(db: Database) -> str | None:
     """None when a declare could be recorded now: the database takes a write on the incidents table within the
-    engine's lock and statement timeouts (a locked table counts as not answering), and the schema is at head."""
+    engine's lock and statement timeouts (a locked table counts as not answering), and the schema is at head (or ahead
+    of it by a newer release's migrations, during a rolling upgrade)."""
     try:
         problem = schema_state(db.engine).problem()
         if problem is not None:
@@ -116,6 +122,7 @@ class Core:
     delivery: Delivery
     provisioner: Provisioner
     scheduler: Scheduler
+    home: HomeRefresher | None = None
 
     def provision(self, incident_id: int, has_outbox: bool = True) -> None:
         """Start the page the declare called for (its DMs go out as it commits), drive Slack for the new incident,
@@ -134,6 +141,8 @@ class Core:
         if has_outbox:
             self.outbox.release_waiting(incident_id)
             self.outbox.drain(incident_id)
+        if self.home is not None:
+            self.home.changed()  # a new incident (and its channel) on everyone's Home tab
 
     def declare_from_alert(self, group_id: int, actor: str | None = None) -> dict[str, int]:
         """Open (or find) the incident of an alert group and drive its Slack work; a route's `declare` action has
@@ -172,8 +181,15 @@ class Core:
             log.info("taking back unfinished work from before the restart: %d declare(s), %d Slack effect(s)", declares, effects)
         self.provisioner.start_heartbeat()
 
+    def tick(self) -> None:
+        """The scheduler tick; timers that fired (a page escalated, a silence over) may change Home tabs."""
+        if self.scheduler.tick().fired and self.home is not None:
+            self.home.changed()
+
     def shutdown(self) -> None:
         """Let work already handed over finish (it holds leases and would otherwise be swept later)."""
+        if self.home is not None:
+            self.home.stop()
         self.background.shutdown()
         self.delivery.shutdown()
         self.provisioner.shutdown()
@@ -199,7 +215,13 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     outbox.register("alert_page_dm", lambda _gateway, payload: alert_slack.deliver_page(payload))
     outbox.register("alert_dm_update", lambda _gateway, payload: alert_slack.update_dms(payload))
     delivery = Delivery(outbox, background)
-    db.after_commit = delivery.after_commit  # a unit of work that queued Slack effects starts their delivery
+    home = HomeRefresher(lambda user, notice: home_view(deps, gateway.usergroup_members, user, notice), gateway.publish_home,
+                         background.run_later)
+
+    def after_commit(incidents: frozenset[int | None]) -> None:
+        delivery.after_commit(incidents)  # a unit of work that queued Slack effects starts their delivery
+        home.changed()  # and whatever it changed may be on somebody's Home tab (rate-limited per person)
+    db.after_commit = after_commit
     handlers: dict[str, TimerHandler] = {
         timers.UPDATE_REMINDER: lambda session, timer: reminder_due(deps, session, timer),
         timers.PAGE_START: lambda session, timer: page_start_due(deps, session, timer),
@@ -212,7 +234,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
     provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner)
-    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler)
+    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home)
     outbox.register("alert_declare", lambda _gateway, payload: core.declare_from_alert(int(payload["group_id"])))
     return core
 
@@ -224,7 +246,10 @@ class Runtime:
     app: App
     server: BaseWSGIServer | MultiSocketServer
     scheduler: BackgroundScheduler
+    # GET /metrics on its own port (SEVBOT_METRICS_PORT); None when it is beside the Slack endpoints, or off.
+    metrics_server: BaseWSGIServer | MultiSocketServer | None = field(default=None)
     _thread: threading.Thread | None = field(default=None)
+    _metrics_thread: threading.Thread | None = field(default=None)
     _stopping: bool = field(default=False)
 
     @property
@@ -249,26 +274,34 @@ class Runtime:
         timing = Timing(config, settings.sevbot_update_interval, settings.sevbot_ack_timeout)
         core = build_core(db, config, SlackGateway(client), clock or SystemClock(), timing, runbooks, owner=settings.replica_id)
         ctx = Context(deps=core.deps, gateway=core.gateway, background=core.background, runbooks=runbooks,
-                      renderer=core.renderer, provision=core.provision)
+                      renderer=core.renderer, provision=core.provision, home=core.home)
         app = build_app(ctx, client, settings.slack_signing_secret.get_secret_value())
         core.warm_caches()
         core.take_back_own_work()
         gate = Gate(settings.slack_signing_secret.get_secret_value(), db, core.deps.clock)
-        wsgi = make_wsgi_app(app, lambda: health_problem(db), gate, AlertEndpoint(core.deps, alert_tokens))
+        # GET /metrics (docs/monitoring.md): beside the Slack endpoints, on its own port, or not at all.
+        metrics_app = None if settings.sevbot_metrics == "off" else exposition(db, core.deps.clock, config.severities, config.closed_status)
+        own_port = settings.sevbot_metrics_port is not None
+        wsgi = make_wsgi_app(app, lambda: health_problem(db), gate, AlertEndpoint(core.deps, alert_tokens),
+                             None if own_port else metrics_app)
         outages = OutageLog()
 
         def sweep() -> None:
             core.background_sweep()
             gate.forget_old()
         server = create_server(wsgi, host=settings.sevbot_host, port=settings.sevbot_port, threads=16, ident="sevbot")
+        metrics_server = None
+        if metrics_app is not None and own_port:
+            metrics_server = create_server(metrics_only(metrics_app), host=settings.sevbot_host, port=settings.sevbot_metrics_port,
+                                           threads=2, ident="sevbot-metrics")
         scheduler = BackgroundScheduler(timezone="UTC")
         # Finish any declare that Slack or a crash interrupted; also runs once right at start.
         scheduler.add_job(lambda: outages.guard("the sweep", sweep), "interval", seconds=sweep_seconds, id="provision-sweep",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
         # The tick: due reminders and escalation steps, twice a second; the work itself lives in the database.
-        scheduler.add_job(lambda: outages.guard("the tick", core.scheduler.tick), "interval", seconds=tick_seconds, id="scheduler-tick",
+        scheduler.add_job(lambda: outages.guard("the tick", core.tick), "interval", seconds=tick_seconds, id="scheduler-tick",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
-        return cls(settings, core, app, server, scheduler)
+        return cls(settings, core, app, server, scheduler, metrics_server)
 
     @property
     def port(self) -> int:
@@ -278,16 +311,26 @@ class Runtime:
     def url(self) -> str:
         return f"http://{self.settings.sevbot_host}:{self.port}"
 
+    @property
+    def metrics_port(self) -> int | None:
+        return int(self.metrics_server.effective_port) if self.metrics_server is not None else None  # type: ignore[union-attr]
+
     def start_background(self) -> "Runtime":
         """Serve on a thread (tests, sandbox); `serve_forever` is the foreground twin."""
         self.scheduler.start()
+        self._start_metrics_server()
         self._thread = threading.Thread(target=self._run_server, name="sevbot-http", daemon=True)
         self._thread.start()
         return self
 
-    def _run_server(self) -> None:
+    def _start_metrics_server(self) -> None:
+        if self.metrics_server is not None:
+            self._metrics_thread = threading.Thread(target=self._run_server, args=(self.metrics_server,), name="sevbot-metrics", daemon=True)
+            self._metrics_thread.start()
+
+    def _run_server(self, server: BaseWSGIServer | MultiSocketServer | None = None) -> None:
         try:
-            self.server.run()
+            (server or self.server).run()
         except OSError:
             # close() from another thread can pull a socket out from under waitress's select(); that is the stop.
             if not self._stopping:
@@ -295,6 +338,9 @@ class Runtime:
 
     def serve_forever(self) -> None:
         self.scheduler.start()
+        self._start_metrics_server()
+        if self.metrics_server is not None:
+            log.info("sevbot serving GET /metrics on http://%s:%d/metrics", self.settings.sevbot_host, self.metrics_port)
         log.info("sevbot listening on %s (POST /slack/events, GET /healthz)", self.url)
         try:
             self.server.run()
@@ -308,7 +354,10 @@ class Runtime:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)  # a tick in progress commits before we go
         self.server.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+        for thread in (self._thread, self._metrics_thread):
+            if thread is not None:
+                thread.join(timeout=5)
         self.core.shutdown()
         self.core.deps.db.dispose()

@@ -191,7 +191,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
         config = sandbox_config()
     signing_secret = secrets.token_hex(16)
     alert_secrets = [source.token or os.environ.get(source.token_env or "", "") for source in config.alerts.sources.values()]
-    logs.configure(args.log_level, [SANDBOX_TOKEN, signing_secret, *alert_secrets])
+    logs.configure(args.log_level, [SANDBOX_TOKEN, signing_secret, *alert_secrets], settings.sevbot_log_format)
     prepare_sqlite_dir(settings.database_url)
     upgrade(settings.database_url)
     requested = getattr(args, "web_port", None)  # `--web-port`; unset means 8080, or a free port when 8080 is busy

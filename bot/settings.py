@@ -9,7 +9,7 @@ import socket
 import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # 5 s: Slack answers in well under a second, and an unanswered post is looked for before it is sent again, so
     # waiting longer only delays recovery (bench/chaos_bench.py: p99 16 s to recover at 10 s, 7 s at 5 s).
     slack_timeout: float = Field(default=5.0, gt=0, le=60)
+    # `GET /metrics` for Prometheus (docs/monitoring.md): `on` or `off`. With SEVBOT_METRICS_PORT set, it is served
+    # there (on SEVBOT_HOST) instead of beside the Slack endpoints, e.g. to keep it off the public ingress.
+    sevbot_metrics: str = "on"
+    sevbot_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # `text`: human-readable lines; `json`: one JSON object per line, for a log pipeline (bot/logs.py).
+    sevbot_log_format: str = "text"
 
     @property
     def replica_id(self) -> str:
@@ -98,6 +104,31 @@ class Settings(BaseSettings):
     def _runbooks_dir_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_dir():
             raise ValueError(f"no such directory: {value}")
+        return value
+
+    @field_validator("sevbot_log_format", mode="before")
+    @classmethod
+    def _log_format_is_known(cls, value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in ("text", "json"):
+            raise ValueError(f"{str(value)[:40]!r} is not a log format: use text or json")
+        return text
+
+    @field_validator("sevbot_metrics", mode="before")
+    @classmethod
+    def _metrics_is_on_or_off(cls, value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in ("on", "off"):
+            raise ValueError(f"{str(value)[:40]!r} is neither on nor off")
+        return text
+
+    @field_validator("sevbot_metrics_port", mode="before")
+    @classmethod
+    def _metrics_port(cls, value: object, info: ValidationInfo) -> object:
+        if value is None or str(value).strip() == "":
+            return None
+        if str(value).strip() == str(info.data.get("sevbot_port")) and str(value).strip() != "0":
+            raise ValueError("is SEVBOT_PORT: leave it unset to serve /metrics on the main port")
         return value
 
     @property

@@ -1,8 +1,8 @@
 """The buttons on an alert message and its page DM: Acknowledge, Declare incident, Resolve, Silence 1 h.
 
 Each acks at once and answers the clicker privately afterwards. A click counts only from the group's own alert
-channel, or (Acknowledge) from a direct message with sevbot, where page DMs land: a button copied into any other
-channel changes nothing.
+channel, or (Acknowledge) from a direct message with sevbot, where page DMs land, or from sevbot's Home tab, where
+the person's pages are listed: a button copied into any other channel changes nothing.
 """
 from __future__ import annotations
 
@@ -28,7 +28,11 @@ def _group_here(ctx: Context, click: Click, *, from_dm: bool) -> int:
     with ctx.deps.db.unit_of_work() as session:
         channel = session.scalar(select(AlertGroup.channel_id).where(AlertGroup.id == value.group_id))
     in_dm = from_dm and (click.channel_id or "").startswith("D")
-    if not in_dm and (click.channel_id is None or click.channel_id != channel):
+    # A Home tab is as private as the DM: only sevbot publishes it (views.publish), only its owner sees and clicks
+    # it, and Slack names it in the signed payload (a `view` container, view type `home`, no channel). A modal's
+    # view container does not count, nor does a channel: those keep the channel rule.
+    on_home = from_dm and click.from_home and click.channel_id is None
+    if not (in_dm or on_home) and (click.channel_id is None or click.channel_id != channel):
         raise BadInput(ELSEWHERE)
     return value.group_id
 

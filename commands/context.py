@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.core.background import Background
 from bot.core.deps import Deps
+from bot.home.refresh import HomeRefresher
 from bot.render import Renderer
 from bot.runbooks.registry import RunbookRegistry
 from bot.slack.gateway import SlackGateway
@@ -24,6 +25,8 @@ class Context:
     renderer: Renderer
     # Drive Slack for a declared incident (channel, card, …); the flag says the declare queued effects of its own.
     provision: Callable[[int, bool], None]
+    # Keeps Home tabs current (None: no Home tab, e.g. a test wiring only what it needs).
+    home: HomeRefresher | None = None
 
     def run_later(self, work: Callable[..., object], *args: object) -> None:
         """Slow work after the ack (anything that calls Slack)."""

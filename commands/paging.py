@@ -106,7 +106,8 @@ on_open_escalate = _button_opening(_open_escalate_modal)
 
 
 def on_page_ack(ctx: Context, body: dict[str, Any], ack: Callable[..., Any]) -> None:
-    """Clicked in the page DM: the value names the incident and the page (the page row is the check)."""
+    """Clicked in the page DM or on the Home tab: the value names the incident and the page (the page row is the
+    check, whatever the container); the answer goes to the DM's response_url or to the top of the Home tab."""
     ack()
     click = Click.of(body)
     try:

@@ -1,10 +1,11 @@
-"""`/incident status`, `/incident sev`, `/incident note`, `/incident timeline`."""
+"""`/incident status`, `/incident sev`, `/incident note`, `/incident timeline`, `/incident catchup`."""
 from __future__ import annotations
 
 from commands.registry import Invocation, register
 from bot.domain.incident import human_id
 from bot.domain.text import one_line, truncate
 from bot.core.errors import BadInput
+from bot.timeline.catchup import catchup
 from bot.timeline.notes import add_note
 from bot.core.queries import latest_events
 from bot.status.change import reopen, set_severity, set_status
@@ -52,3 +53,10 @@ def run_timeline(invocation: Invocation) -> None:
         summary = truncate(one_line(event.summary), 200)  # summaries are stored escaped
         lines.append(f"`{event.at:%H:%M:%S}` {who} · {summary}")
     invocation.reply("\n".join(lines))
+
+
+@register("catchup", "/incident catchup", "catch up on this incident: roles, updates, paging, runbooks, latest events (only you see it)")
+def run_catchup(invocation: Invocation) -> None:
+    incident_id = invocation.incident_here()
+    answer = catchup(invocation.ctx.deps, incident_id)
+    invocation.ack(text=answer.text, blocks=answer.blocks, response_type="ephemeral")

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.ids import START_RUNBOOK_PREFIX, ActionId, CallbackId
 from tests.harness import Bot, paging_config, running_bot, wait_for
+from tests.test_manifest import manifest
 
 
 def _action_elements(blocks: list[dict[str, Any]]) -> list[tuple[str | None, dict[str, Any]]]:
@@ -84,8 +85,23 @@ def _walk_everything(bot: Bot) -> None:
         response = bot.slack.submit_view("U0L1", view.id, {})
         assert response.status == 200, f"no listener for view {view.view['callback_id']!r} (HTTP {response.status})"
         callbacks.add(view.view["callback_id"])
+    # Message shortcuts come from the manifest, not from anything sevbot posts: use each on a message.
+    for shortcut in manifest()["features"].get("shortcuts") or []:
+        response = bot.slack.message_shortcut("U0L2", incident.channel_id, incident.card_ts, shortcut["callback_id"])
+        assert response.status == 200, f"no listener for shortcut {shortcut['callback_id']!r} (HTTP {response.status})"
+        callbacks.add(shortcut["callback_id"])
+    # The Home tab is posted too (views.publish when the person opens it): click each of its buttons.
+    published = len(bot.sim.calls_to("views.publish"))
+    assert bot.slack.app_home_opened("U0L2").status == 200
+    wait_for(lambda: len(bot.sim.calls_to("views.publish")) > published, what="the Home tab published")
+    home = bot.slack.home_view("U0L2")
+    assert home is not None
+    for block_id, element in _action_elements(home.view["blocks"]):
+        response = bot.slack.click_home("U0L2", element["action_id"], block_id=block_id)
+        assert response.status == 200, f"no listener for Home tab action {element['action_id']!r} (HTTP {response.status})"
+        clicked.add(element["action_id"])
     # Everything the enums name was seen in a real message or modal, so nothing above was skipped.
-    interactive = {ActionId.TAKE_COMMAND, ActionId.PICK_ROLE, ActionId.DECLARE_SCOPE, ActionId.DECLARE_SERVICE,
+    interactive = {ActionId.HOME_DECLARE, ActionId.TAKE_COMMAND, ActionId.PICK_ROLE, ActionId.DECLARE_SCOPE, ActionId.DECLARE_SERVICE,
                    f"{START_RUNBOOK_PREFIX}1", ActionId.RUNBOOK_STEP_DONE, ActionId.RUNBOOK_STEP_SKIP, ActionId.RUNBOOK_STEP_FAILED,
                    ActionId.OPEN_UPDATE, ActionId.OPEN_ESCALATE, ActionId.PAGE_ACK, ActionId.OPEN_RESOLVE}
     assert interactive <= clicked

@@ -44,6 +44,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "views.open": frozenset(),
     "views.update": frozenset(),
     "views.push": frozenset(),
+    "views.publish": frozenset(),
     "files.getUploadURLExternal": frozenset({"files:write"}),
     "files.completeUploadExternal": frozenset({"files:write"}),
 }
@@ -54,6 +55,7 @@ EVENT_SCOPES: dict[str, frozenset[str]] = {
     "reaction_removed": frozenset({"reactions:read"}),
     "pin_added": frozenset({"pins:read"}),
     "pin_removed": frozenset({"pins:read"}),
+    "app_home_opened": frozenset(),
 }
 
 # Needed by something other than a Web API call or an event.
@@ -179,3 +181,22 @@ def test_shape_follows_slacks_v1_manifest_schema() -> None:
     assert set(settings["event_subscriptions"]) <= {"request_url", "bot_events", "user_events"}
     assert len(bot_events()) == len(set(bot_events()))
     assert set(settings["interactivity"]) <= {"is_enabled", "request_url", "message_menu_options_url"}
+
+
+def test_every_shortcut_has_a_listener_and_every_listener_a_shortcut() -> None:
+    """Each manifest shortcut is a message shortcut whose callback_id is a CallbackId the Bolt app listens for with
+    `app.message_shortcut(CallbackId.X)`, and no such listener waits for a shortcut Slack would never send."""
+    from bot.ids import CallbackId
+
+    shortcuts = manifest()["features"].get("shortcuts") or []
+    for shortcut in shortcuts:
+        # slackapi/manifest-schema (v1): name ≤ 24, callback_id ≤ 255, description ≤ 150 characters.
+        assert set(shortcut) == {"name", "type", "callback_id", "description"}, shortcut
+        assert shortcut["type"] == "message", "sevbot's shortcuts act on a message (they need its channel)"
+        assert 1 <= len(shortcut["name"]) <= 24 and 1 <= len(shortcut["callback_id"]) <= 255
+        assert 1 <= len(shortcut["description"]) <= 150
+    declared = [s["callback_id"] for s in shortcuts]
+    assert len(declared) == len(set(declared)), "a shortcut callback_id is listed twice"
+    listened = {CallbackId[name].value for name in re.findall(r"app\.message_shortcut\(CallbackId\.([A-Z_]+)\)", APP.read_text(encoding="utf-8"))}
+    assert listened, "no message shortcut listener found in bot/app.py: update this test if they moved"
+    assert set(declared) == listened, f"manifest shortcuts {sorted(declared)} vs listeners in bot/app.py {sorted(listened)}"

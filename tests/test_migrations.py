@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from bot.db.migrate import downgrade, schema_state, upgrade
+from bot.db.migrate import LINEAGE_TABLE, downgrade, schema_state, upgrade
 from bot.db.models import Base
 from bot.settings import load_settings
 
@@ -19,7 +19,9 @@ def test_models_match_migrations(database_url: str) -> None:
     upgrade(url)
     engine = create_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        # The lineage table is migration bookkeeping (like alembic_version), not a model.
+        skip_lineage = lambda name, type_, _parent: not (type_ == "table" and name == LINEAGE_TABLE)  # noqa: E731
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "include_name": skip_lineage}), Base.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"
 
@@ -50,7 +52,8 @@ def test_start_up_revision_check_agrees_with_alembic() -> None:
     assert known == {rev.revision for rev in script.walk_revisions()}
 
 
-def test_a_newer_database_is_refused(database_url: str) -> None:
+def test_an_unknown_revision_is_refused(database_url: str) -> None:
+    """A revision this sevbot never saw and that the lineage does not lead back to its head: another history."""
     from sqlalchemy import text
 
     url = _url(database_url)
@@ -58,6 +61,29 @@ def test_a_newer_database_is_refused(database_url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
-    problem = schema_state(engine).problem() or ""
+    state = schema_state(engine)
     engine.dispose()
-    assert "newer than this sevbot knows" in problem
+    assert state.ahead is None and "does not know" in (state.problem() or "")
+
+
+def test_a_database_ahead_by_a_newer_release_is_usable_with_a_warning(database_url: str) -> None:
+    """Rolling upgrade: a newer release recorded its revision as following our head; we run, and say so."""
+    from sqlalchemy import text
+
+    url = _url(database_url)
+    upgrade(url)
+    engine = create_engine(url)
+    head = schema_state(engine).head
+    with engine.begin() as conn:
+        rows = set(conn.execute(text(f"SELECT revision FROM {LINEAGE_TABLE}")).scalars())
+        assert head in rows  # every migrate run records the graph it knows
+        conn.execute(text(f"INSERT INTO {LINEAGE_TABLE} (revision, down_revisions) VALUES ('n1', :head), ('n2', 'n1')"), {"head": head})
+        conn.execute(text("UPDATE alembic_version SET version_num = 'n2'"))
+    state = schema_state(engine)
+    assert state.ahead == 2 and state.problem() is None and "2 revision(s) ahead" in (state.warning() or "")
+    # ...but a database behind the code is still refused.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    behind = schema_state(engine)
+    engine.dispose()
+    assert behind.ahead is None and "behind head" in (behind.problem() or "")

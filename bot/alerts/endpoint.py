@@ -14,6 +14,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from bot import metrics
 from bot.alerts.payloads import BadPayload, Notification, parse
 from bot.alerts.ratelimit import RateLimit, retry_after
 from bot.alerts.receive import Received, receive
@@ -51,6 +52,11 @@ class Answer:
     status: int
     body: dict[str, Any]
     headers: list[tuple[str, str]] = field(default_factory=list)
+    outcome: str = ""  # what became of a notification taken in (Received.outcome), for the metrics
+
+
+# The metrics' outcome of a refused notification, by the status it was answered with.
+REFUSED = {400: "bad_payload", 401: "unauthorized", 413: "too_large", 429: "rate_limited", 503: "database_unavailable"}
 
 
 class AlertEndpoint:
@@ -61,6 +67,12 @@ class AlertEndpoint:
         self.recent = RecentNotifications()
 
     def handle(self, name: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        answer = self._handle(name, headers, body)
+        if name in self.deps.config.alerts.sources:  # a configured name: a bounded label (a 404 is not counted here)
+            metrics.alert_received(name, answer.outcome or REFUSED.get(answer.status, "refused"))
+        return answer
+
+    def _handle(self, name: str, headers: Mapping[str, str], body: bytes) -> Answer:
         source = self.deps.config.alerts.sources.get(name)
         if source is None:
             return Answer(404, {"ok": False, "error": f"no alert source named {name[:64]!r}"})
@@ -104,8 +116,9 @@ class AlertEndpoint:
     @staticmethod
     def _answer(kind: str, note: Notification, received: Received) -> Answer:
         if kind == "events-v2":
-            return Answer(202, {"status": "success", "message": "Event processed", "dedup_key": note.group_key})
-        return Answer(200, {"ok": True, "group": received.group_id, "outcome": received.outcome})
+            return Answer(202, {"status": "success", "message": "Event processed", "dedup_key": note.group_key},
+                          outcome=received.outcome)
+        return Answer(200, {"ok": True, "group": received.group_id, "outcome": received.outcome}, outcome=received.outcome)
 
     def _authorised(self, name: str, kind: str, headers: Mapping[str, str], document: Any) -> bool:
         expected = self.tokens[name].encode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.alerts.events import message_changed, record_alert_event
 from bot.config import EscalationPolicy
 from bot.core.deps import Deps
@@ -26,6 +27,7 @@ def start_group_page(deps: Deps, session: Session, group: AlertGroup, policy_nam
     session.add(page)
     session.flush()
     _page_tier(deps, session, group, page)
+    metrics.on_commit(session, lambda: metrics.page_started("alert"))
     return page
 
 
@@ -54,6 +56,7 @@ def alert_page_step_due(deps: Deps, session: Session, timer: Timer) -> None:
                            summary=f"No acknowledgement in time: escalating to tier {page.tier + 1} (round {page.round})",
                            data={"page_id": page.id, "tier": page.tier + 1, "round": page.round})
         _page_tier(deps, session, group, page)
+        metrics.on_commit(session, lambda: metrics.page_escalated("alert"))
     else:
         record_alert_event(session, group, kind="page_exhausted", actor="sevbot", at=now,
                            summary=f"Escalation exhausted: nobody acknowledged after {page.round} round(s)",
@@ -74,6 +77,8 @@ def acknowledge_page(deps: Deps, session: Session, group: AlertGroup, user: str)
     if page is None:
         return None
     took = mark_acknowledged(page, user, now)
+    waited = (now - page.started_at).total_seconds()
+    metrics.on_commit(session, lambda: metrics.page_acknowledged("alert", waited))
     timers.cancel(session, kind=ALERT_PAGE_STEP, incident_id=None, now=now, ref_id=page.id)
     dms_say_why(deps, session, group, page)
     return took

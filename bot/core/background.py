@@ -1,6 +1,7 @@
 """The pool that runs slow work after the ack (Slack calls), off the request thread."""
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,8 @@ class Background:
             _logged(work, *args)
             return
         try:
-            self._pool.submit(_logged, work, *args)
+            # In a copy of the caller's context: the work logs under the request (and incident) that handed it over.
+            self._pool.submit(contextvars.copy_context().run, _logged, work, *args)
         except RuntimeError:  # shut down between the check and the submit
             _logged(work, *args)
 

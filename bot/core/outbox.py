@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, bindparam, case, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from bot import logs
 from bot.clock import Clock
 from bot.db.engine import Database, note_queued
 from bot.db.lease import claim_statement, release_statement
@@ -190,6 +191,10 @@ class Outbox:
         if claim is None:
             return False
         kind, payload, attempts, incident_id = claim
+        with logs.context(incident=incident_id):
+            return self._perform(item_id, kind, payload, attempts, incident_id)
+
+    def _perform(self, item_id: int, kind: str, payload: dict[str, Any], attempts: int, incident_id: int | None) -> bool:
         handler = self.handlers.get(kind)
         try:
             if handler is None:

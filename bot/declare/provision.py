@@ -7,6 +7,7 @@ Runs are fenced: a claim takes a lease and a token (the attempt number), and eve
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, update
 
+from bot import logs
 from bot.clock import Clock
 from bot.config import IncidentConfig
 from bot.db.engine import Database
@@ -154,6 +156,10 @@ class Provisioner:
     # -- entry points ---------------------------------------------------------------------------------------
 
     def run(self, incident_id: int) -> Outcome:
+        with logs.context(incident=incident_id):
+            return self._run(incident_id)
+
+    def _run(self, incident_id: int) -> Outcome:
         snap = self._claim(incident_id)
         if snap is None:
             return Outcome(incident_id, done=False)
@@ -242,7 +248,7 @@ class Provisioner:
             branches.append(lambda: self._step("topic", lambda s: self._set_topic(s, view), snap))
         if snap.announcement_ts is None and self.config.stakeholder_channel is not None:
             branches.append(lambda: self._step("announce", lambda s: self._announce(s, view), snap))
-        futures = [self._branches.submit(branch) for branch in branches]
+        futures = [self._branches.submit(contextvars.copy_context().run, branch) for branch in branches]
         if carded.card_ts is not None and carded.card_pinned_at is None:
             try:
                 self._step("pin", self._pin_card, carded)

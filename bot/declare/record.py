@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from bot import metrics
 from bot.core.deps import Deps
 from bot.core.incident import NewIncident
 from bot.core.timeline import new_row
@@ -97,6 +98,7 @@ def declare(deps: Deps, request: DeclareRequest) -> Declared:
         if existing is None:
             raise
         return Declared(existing, created=False)
+    metrics.incident_declared(request.severity)  # committed: the insert ran on its own connection
     pages = any(table is TIMERS and child["kind"] == PAGE_START for table, child in children)
     return Declared(incident_id, created=True, pages=pages)
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.domain.incident import human_id
 from bot.db.models import Incident, Page, RunbookRun, RunbookStepState, Timer
 from bot.domain.text import escape_mrkdwn, one_line
@@ -96,6 +97,7 @@ def start_page(deps: Deps, session: Session, incident: Incident, *, reason: str,
            summary=f"Page started ({reason}), {policy_name} ladder" + (", critical path: escalation contact too" if critical else ""),
            data={"page_id": page.id, "policy": policy_name, "reason": reason, "critical_path": critical})
     _page_tier(deps, session, incident, page, include_contact=critical)
+    metrics.on_commit(session, lambda: metrics.page_started("incident"))
     if direct:
         return f":pager: Paging {', '.join(mention(t) for t in direct)} ({reason})."
     return f":pager: Paging tier {page.tier + 1} of the *{policy_name}* ladder ({reason})."
@@ -147,6 +149,7 @@ def page_timed_out(deps: Deps, session: Session, page: Page) -> None:
            summary=f"No acknowledgement in time: escalating to tier {page.tier + 1} (round {page.round})",
            data={"page_id": page.id, "tier": page.tier + 1, "round": page.round})
     _page_tier(deps, session, incident, page)
+    metrics.on_commit(session, lambda: metrics.page_escalated("incident"))
 
 
 def acknowledge(deps: Deps, incident_id: int, user: str, *, page_id: int | None = None) -> str:
@@ -166,7 +169,9 @@ def acknowledge(deps: Deps, incident_id: int, user: str, *, page_id: int | None 
         if page.state != PAGING:
             raise BadInput(f"That page is over ({page.state}); start a new one with `/incident page @someone`.")
         took = mark_acknowledged(page, user, now)
-        seconds = int((now - page.started_at).total_seconds())
+        waited = (now - page.started_at).total_seconds()
+        metrics.on_commit(session, lambda: metrics.page_acknowledged("incident", waited))
+        seconds = int(waited)
         timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident_id, now=now, ref_id=page.id)
         record(session, incident_id, kind="page_acked", actor=user, at=now,
                summary=f"Page acknowledged by <@{user}> after {took} (tier {page.tier + 1})",

@@ -11,9 +11,10 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot.data import data_dir
 from bot.runbooks.model import Runbook, Step
 
-RUNBOOKS_DIR = Path(__file__).resolve().parents[2] / "runbooks"
+RUNBOOKS_DIR = data_dir("runbooks")
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 SEVERITY = re.compile(r"^sev[0-9]$")
 MAX_STEPS = 60

@@ -7,11 +7,13 @@ Each feature owns its timer kinds and registers their handlers with the composit
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.db.models import Timer
@@ -42,13 +44,16 @@ class Scheduler:
     def tick(self) -> TickResult:
         """Run everything due now (in batches), then one delivery pass over the whole due backlog: the tick's commits
         do not start delivery each, so a busy tick's batches don't compete with their own deliveries."""
+        started = time.perf_counter()
         total: dict[str, int] = {}
+        late: list[float] = []  # each batch's claim time minus its oldest due time
         while True:
-            fired = self._batch(total)
+            fired = self._batch(total, late)
             if fired < BATCH:
                 break
         if total or self._backlog_due():
             self._deliver_backlog()
+        metrics.tick_done(time.perf_counter() - started, max(late) if late else None)
         return TickResult(sum(total.values()), total)
 
     def run_due(self, incident_id: int) -> int:
@@ -59,10 +64,12 @@ class Scheduler:
             self._fire(session, timers.claim_due(session, self.clock.now(), BATCH, incident_id), total)
         return sum(total.values())
 
-    def _batch(self, total: dict[str, int]) -> int:
+    def _batch(self, total: dict[str, int], late: list[float]) -> int:
         now = self.clock.now()
         with self.db.unit_of_work(deliver=False) as session:
             due = timers.claim_due(session, now, BATCH)
+            if due:
+                late.append((now - min(timer.due_at for timer in due)).total_seconds())  # before the handlers re-arm them
             self._fire(session, due, total)
             return len(due)
 

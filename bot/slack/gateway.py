@@ -28,6 +28,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot import metrics
 from bot.slack.keepalive import KeepAliveWebClient, KeepAliveWebhookClient
 
 log = logging.getLogger(__name__)
@@ -87,15 +88,30 @@ def _method_of(request: HttpRequest) -> str:
 class _IdempotentConnectionRetry(ConnectionErrorRetryHandler):
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
-        return _method_of(request) not in NOT_BLINDLY_RETRIED and super()._can_retry(
+        retry = _method_of(request) not in NOT_BLINDLY_RETRIED and super()._can_retry(
             state=state, request=request, response=response, error=error)
+        if retry:
+            metrics.slack_retry(_method_of(request), "unreachable")
+        return retry
 
 
 class _IdempotentServerErrorRetry(ServerErrorRetryHandler):
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
-        return _method_of(request) not in NOT_BLINDLY_RETRIED and super()._can_retry(
+        retry = _method_of(request) not in NOT_BLINDLY_RETRIED and super()._can_retry(
             state=state, request=request, response=response, error=error)
+        if retry:
+            metrics.slack_retry(_method_of(request), "http_5xx")
+        return retry
+
+
+class _CountedRateLimitRetry(RateLimitErrorRetryHandler):
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        retry = super()._can_retry(state=state, request=request, response=response, error=error)
+        if retry:
+            metrics.slack_retry(_method_of(request), "http_429")
+        return retry
 
 
 def build_client(token: str, base_url: str, *, timeout: float = 10, retries: int = RETRIES, backoff: float = 0.25) -> WebClient:
@@ -108,7 +124,7 @@ def build_client(token: str, base_url: str, *, timeout: float = 10, retries: int
             interval_calculator=interval,
             error_types=[URLError, ConnectionResetError, RemoteDisconnected, TimeoutError],
         ),
-        RateLimitErrorRetryHandler(max_retry_count=retries),
+        _CountedRateLimitRetry(max_retry_count=retries),
         _IdempotentServerErrorRetry(max_retry_count=retries, interval_calculator=interval),
     ]
     return KeepAliveWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
@@ -144,14 +160,21 @@ class SlackGateway:
     # -- plumbing -------------------------------------------------------------------------------------------
 
     def _call(self, method: str, **args: Any) -> dict[str, Any]:
+        """Every Web API call goes through here (`method` is always a name written in this module: a bounded set
+        for the metrics)."""
+        started = time.perf_counter()
         try:
             response = self.client.api_call(method, json=args) if _sends_json(method) else self.client.api_call(method, params=args)
         except SlackApiError as exc:
+            metrics.slack_call(method, metrics.slack_outcome(exc.response.status_code), time.perf_counter() - started)
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
             code = data.get("error") or f"http_{exc.response.status_code}"
             raise SlackError(method, str(code), exc.response.status_code, _retry_after(exc.response.headers)) from None
         except (SlackRequestError, URLError, TimeoutError, ConnectionError, RemoteDisconnected) as exc:
+            timed_out = isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
+            metrics.slack_call(method, "timeout" if timed_out else "unreachable", time.perf_counter() - started)
             raise SlackError(method, f"unreachable: {type(exc).__name__}") from None
+        metrics.slack_call(method, "ok", time.perf_counter() - started)
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     # -- identity -------------------------------------------------------------------------------------------
@@ -312,6 +335,10 @@ class SlackGateway:
             args["hash"] = view_hash
         self._call("views.update", **args)
 
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """Replace what `user_id` sees on sevbot's Home tab (no hash: the newest publish wins)."""
+        self._call("views.publish", user_id=user_id, view=view)
+
     # -- people ---------------------------------------------------------------------------------------------
 
     def user(self, user_id: str) -> UserInfo | None:
@@ -411,7 +438,8 @@ class SlackGateway:
                 self._refreshing.discard(group_id)
 
 
-_JSON_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "views.push"})
+_JSON_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "views.push",
+                           "views.publish"})
 
 
 def _sends_json(method: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-MAX_BLOCKS = {"message": 50, "modal": 100}
+MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
 MAX_MESSAGE_TEXT = 40_000
 
 BLOCK_TYPES = {"section", "header", "divider", "actions", "context", "input", "image", "rich_text",
@@ -193,7 +193,7 @@ class _Checker:
                 self.maxlen(f"{path}.text", t, 12000)
 
 
-def validate_blocks(blocks: Any, surface: Literal["message", "modal"] = "message",
+def validate_blocks(blocks: Any, surface: Literal["message", "modal", "home"] = "message",
                     _checker: _Checker | None = None) -> list[str]:
     """Every Block Kit rule the given blocks break, as readable strings; [] when valid."""
     c = _checker or _Checker()
@@ -214,6 +214,11 @@ def validate_view(view: Any) -> list[str]:
     kind = view.get("type")
     if kind not in ("modal", "home"):
         c.err("view.type", f"must be modal or home (got {kind!r})")
+    if kind == "home":
+        # A Home tab has no title bar or buttons of its own (docs.slack.dev, "App Home": view object fields).
+        for key in ("title", "submit", "close"):
+            if key in view:
+                c.err(f"view.{key}", "is not allowed in a home view")
     if kind == "modal":
         c.text("view.title", view.get("title"), limit=24, plain_only=True)
         has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in view.get("blocks") or [])
@@ -229,7 +234,7 @@ def validate_view(view: Any) -> list[str]:
     if "blocks" not in view:
         c.err("view.blocks", "is required")
     else:
-        validate_blocks(view["blocks"], "modal" if kind == "modal" else "modal", c)
+        validate_blocks(view["blocks"], "home" if kind == "home" else "modal", c)
     return c.errors
 
 

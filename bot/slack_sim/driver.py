@@ -242,6 +242,28 @@ class SlackDriver:
         }
         return self._post_payload(payload)
 
+    def message_shortcut(self, user_id: str, channel_id: str, message_ts: str, callback_id: str) -> DriverResponse:
+        """Use a message shortcut (the message's ⋮ menu) on a stored message, thread replies included: Slack sends a
+        `message_action` payload with the whole message and a response_url for private answers."""
+        msg: Message | None = self.sim.workspace.find_message(channel_id, message_ts)
+        assert msg is not None, f"no message {message_ts} in {channel_id}"
+        payload = {
+            "type": "message_action",
+            "token": VERIFICATION_TOKEN,
+            "action_ts": self.sim.workspace.new_ts(),
+            "team": self._team(),
+            "user": self._user(user_id),
+            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self.sim.issue_trigger(user_id),
+            "response_url": self.sim.issue_response_url(channel_id, user_id),
+            "message_ts": message_ts,
+            "message": msg.to_api(),
+        }
+        return self._post_payload(payload)
+
     def _action(self, block: dict[str, Any], el: dict[str, Any], action_id: str, value: Any) -> dict[str, Any]:
         action: dict[str, Any] = {"action_id": action_id, "block_id": block.get("block_id"),
                                   "type": el.get("type"), "action_ts": self.sim.workspace.new_ts()}
@@ -272,6 +294,39 @@ class SlackDriver:
         v = self.sim.workspace.views.get(view_id)
         assert v is not None, f"no view {view_id}; open views: {list(self.sim.workspace.views)}"
         return v
+
+    def home_view(self, user_id: str) -> View | None:
+        """What `user_id` sees on the app's Home tab: the last view the bot published for them, or None."""
+        with self.sim.workspace.lock:
+            return self.sim.workspace.home_views.get(user_id)
+
+    def click_home(self, user_id: str, action_id: str, value: str | None = None, *,
+                   block_id: str | None = None) -> DriverResponse:
+        """Click a button on the Home tab the bot published for `user_id`. Slack sends block_actions with a `view`
+        container and the home view, and no channel and no response_url (a Home tab is nobody's conversation)."""
+        ws = self.sim.workspace
+        with ws.lock:
+            home = ws.home_views.get(user_id)
+            assert home is not None, f"no Home tab published for {user_id}"
+            found = _find_element(home.view.get("blocks") or [], action_id, block_id)
+            assert found is not None, (f"the Home tab of {user_id} has no element with action_id {action_id!r}; "
+                                       f"it has {self._action_ids(home.view.get('blocks') or [])}")
+            block, el = found
+            view = home.to_api()
+        payload = {
+            "type": "block_actions",
+            "user": self._user(user_id),
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view["id"]},
+            "trigger_id": self.sim.issue_trigger(user_id),
+            "team": self._team(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": view,
+            "actions": [self._action(block, el, action_id, value)],
+        }
+        return self._post_payload(payload)
 
     def select_in_view(self, user_id: str, view_id: str, block_id: str, action_id: str,
                        selected_value: Any, *, values: dict[str, dict[str, Any]] | None = None) -> DriverResponse:
@@ -414,6 +469,19 @@ class SlackDriver:
         if retry_num is not None:
             extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
         return self._post_json(envelope, extra)
+
+    def app_home_opened(self, user_id: str, tab: str = "home", **kw: Any) -> DriverResponse:
+        """The person opens the app's Home (or Messages) tab: `app_home_opened`, in the app's DM with them, carrying
+        the Home view last published for them (Slack leaves `view` out when there is none)."""
+        ws = self.sim.workspace
+        dm = ws.dm_channel(user_id, create=True)
+        assert dm is not None
+        event: dict[str, Any] = {"type": "app_home_opened", "user": user_id, "channel": dm.id, "tab": tab}
+        with ws.lock:
+            home = ws.home_views.get(user_id)
+            if home is not None:
+                event["view"] = home.to_api()
+        return self.event(event, **kw)
 
     def url_verification(self, challenge: str) -> DriverResponse:
         return self._post_json({"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"})

@@ -582,6 +582,28 @@ def views_update(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "view": target.to_api()}
 
 
+@method("views.publish")
+def views_publish(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """A user's Home tab: one view per user, replaced by each publish (`hash` guards against a lost update)."""
+    ws = ctx.ws
+    with ws.lock:
+        view = json_arg(args.get("view"))
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackError("invalid_arguments", response_metadata={"messages": ["view.type must be home"]})
+        user = ws.users.get(str(args.get("user_id") or ""))
+        if user is None or user.deleted or user.is_bot:
+            raise SlackError("invalid_arguments", response_metadata={"messages": ["user_id is not a person here"]})
+        if len(json.dumps(view)) > 250_000:
+            raise SlackError("view_too_large")
+        current = ws.home_views.get(user.id)
+        if args.get("hash") and (current is None or args["hash"] != current.hash):
+            raise SlackError("hash_conflict")
+        vid = current.id if current is not None else ws.new_id("V")
+        published = View(vid, _new_hash(ws), view, user.id, vid, external_id=view.get("external_id") or None)
+        ws.home_views[user.id] = published
+        return {"ok": True, "view": published.to_api()}
+
+
 # ---- files (upload v2) ----------------------------------------------------------------------
 @method("files.getUploadURLExternal")
 def files_get_upload_url_external(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:

@@ -348,7 +348,7 @@ class SlackSimulator:
             if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
                 blocks = json_arg(args["blocks"]) if args.get("blocks") not in (None, "") else None
                 problems += [f"{method}: {m}" for m in blockkit.validate_message(args.get("text"), blocks)]
-            elif method in ("views.open", "views.update", "views.push") and args.get("view") is not None:
+            elif method in ("views.open", "views.update", "views.push", "views.publish") and args.get("view") is not None:
                 problems += [f"{method}: {m}" for m in blockkit.validate_view(json_arg(args["view"]))]
         except SlackError:
             problems.append(f"{method}: blocks/view is not valid JSON")

@@ -233,6 +233,8 @@ class Workspace:
         self.response_posts: list[ResponseUrlPost] = []
         self.response_urls: dict[str, ResponseUrl] = {}
         self.views: dict[str, View] = {}
+        # views.publish: each user's Home tab (one view per user, replaced by every publish).
+        self.home_views: dict[str, View] = {}
         self.triggers: dict[str, Trigger] = {}
         self.files: dict[str, UploadedFile] = {}
         self._counter = itertools.count(1)

@@ -38,8 +38,9 @@ def pinned_key(channel_id: str, ts: str) -> str:
 
 
 def message_pinned(deps: Deps, incident_id: int, *, channel_id: str, ts: str, source: str, actor: str,
-                   message: dict[str, Any] | None, permalink: str | None) -> bool:
-    """Add a channel message to the timeline (once per channel+ts); `source` says which pin/reaction holds it."""
+                   message: dict[str, Any] | None, permalink: str | None, label: str = "Pinned message") -> bool:
+    """Add a channel message to the timeline (once per channel+ts); `source` says which pin, reaction or shortcut
+    holds it, `label` how the summary names it. False when that source had already added it."""
     key = pinned_key(channel_id, ts)
     with deps.db.unit_of_work() as session:
         existing = session.scalar(select(TimelineEvent).where(TimelineEvent.dedupe_key == key).with_for_update())
@@ -54,8 +55,9 @@ def message_pinned(deps: Deps, incident_id: int, *, channel_id: str, ts: str, so
     with deps.db.unit_of_work() as session:
         locked_incident(session, incident_id)
         record(session, incident_id, kind="pinned_message", actor=actor, at=deps.clock.now(),
-               summary=f"Pinned message from <@{author}>: {escape_mrkdwn(text)}" if author else f"Pinned message: {escape_mrkdwn(text)}",
-               data={"channel": channel_id, "ts": ts, "author": author, "text": text, "permalink": permalink,
+               summary=f"{label} from <@{author}>: {escape_mrkdwn(text)}" if author else f"{label}: {escape_mrkdwn(text)}",
+               data={"channel": channel_id, "ts": ts, "thread_ts": (message or {}).get("thread_ts"), "author": author,
+                     "text": text, "permalink": permalink,
                      "message_time": _ts_time(ts, deps), "sources": [source]},
                dedupe_key=key)
         # A twin (the same message pinned and reacted to at once) may have inserted first: make sure we count too.

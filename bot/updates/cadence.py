@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.domain.incident import human_id
 from bot.db.models import Incident, Timer
 from bot.domain.text import escape_mrkdwn
@@ -43,6 +44,7 @@ def reminder_due(deps: Deps, session: Session, timer: Timer) -> None:
         timer.done_at = now
         return
     timer.fired += 1
+    metrics.on_commit(session, metrics.reminder_fired)
     # From now, not from the old due time: after downtime this is one catch-up reminder, not one per missed slot.
     timer.due_at = now + deps.timing.update_interval(incident.severity)
     timer.fence += 1
