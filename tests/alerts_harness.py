@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import AlertRoute, Alerts, AlertSource, IncidentConfig
-from bot.db.models import AlertGroup, OutboxItem, Page
-from tests.harness import Bot, paging_config, wait_for
+from bot.db.models import AlertGroup, Page
+from tests.harness import Bot, paging_config
 
 TOKEN = "am-token-0123456789abcdef"
 GRAFANA_TOKEN = "grafana-token-0123456789"
@@ -72,16 +72,10 @@ def am_payload(status: str = "firing", *, alertname: str = "HighErrorRate", grou
 
 # -- probes shared by the alert tests (their fixtures, `alert_bot` and `clock`, are in tests/conftest.py) ---------
 
-def settled(bot: Bot) -> None:
-    def done() -> bool:
-        with bot.db.unit_of_work() as session:
-            return all(i.done_at is not None for i in session.query(OutboxItem).all())
-    wait_for(done, what="Slack effects delivered")
-
 
 def tick(bot: Bot) -> None:
     bot.runtime.core.scheduler.tick()
-    settled(bot)
+    bot.settled()
 
 
 def alert_messages(bot: Bot) -> list:  # type: ignore[type-arg]

@@ -86,3 +86,12 @@ def alert_bot(database_url: str, clock: "FakeClock") -> Iterator["Bot"]:
 
     with running_bot(database_url, alerts_config(), clock=clock) as running:
         yield running
+
+
+@pytest.fixture
+def paging_bot(database_url: str, clock: "FakeClock") -> Iterator["Bot"]:
+    """The bot with the escalation ladder of tests/harness.py `paging_config`, on both backends, with a movable clock."""
+    from tests.harness import paging_config, running_bot
+
+    with running_bot(database_url, paging_config(), clock=clock) as running:
+        yield running

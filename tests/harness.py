@@ -87,6 +87,15 @@ class Bot:
                         what=f"the answer to /incident {text[:30]}")
         return str(post.body["text"])
 
+    def settled(self) -> None:
+        """Wait until every Slack effect queued so far is delivered (or given up)."""
+        from bot.db.models import OutboxItem
+
+        def done() -> bool:
+            with self.db.unit_of_work() as session:
+                return all(item.done_at is not None for item in session.scalars(select(OutboxItem)))
+        wait_for(done, what="Slack effects delivered")
+
     def wait_provisioned(self, incident_id: int, timeout: float = 10.0) -> Incident:
         return wait_for(lambda: (i := self.incident(incident_id)) and i.provisioned_at is not None and i, timeout, f"INC-{incident_id} provisioned")
 

@@ -14,7 +14,7 @@ from bot.resolve.export import build_document, render_markdown
 from bot.slack_sim.state import BOT_USER_ID, Message
 from tests.alerts_harness import am_payload, post_alert
 from tests.harness import Bot, FakeClock, wait_for
-from tests.alerts_harness import alert_messages, dms, groups, pages, settled, tick
+from tests.alerts_harness import alert_messages, dms, groups, pages, tick
 
 TITLE = "Checkout 5xx above 5%"
 
@@ -26,7 +26,7 @@ def fire(bot: Bot, body: dict[str, Any] | None = None, outcome: str | None = Non
     assert reply.status == 200, reply.body
     if outcome is not None:
         assert reply.body["outcome"] == outcome, reply.body
-    settled(bot)
+    bot.settled()
     return reply.body
 
 
@@ -105,7 +105,7 @@ def test_declare_button_opens_one_incident_that_takes_the_alert_over(alert_bot: 
     assert "already attached to INC-1" in click_as_seen(bot, "U0L2", "C0ALERTS", before, ActionId.ALERT_DECLARE)
 
     incident = bot.wait_provisioned(1)
-    settled(bot)
+    bot.settled()
     assert [i.id for i in bot.incidents()] == [1], "a double click declares once"
     assert incident.title == TITLE and incident.declared_by == "U0L1"
     assert incident.severity == "sev1" and incident.service == "checkout"  # critical → sev1; the service label
@@ -120,7 +120,7 @@ def test_declare_button_opens_one_incident_that_takes_the_alert_over(alert_bot: 
 
     # The declare's own page (SEV1) runs; a new alert of the same group only speaks in the incident channel.
     wait_for(lambda: incident_pages(bot, 1), what="the incident's page")
-    settled(bot)
+    bot.settled()
     pages_before = len(pages(bot))
     clock.advance(minutes=3)
     fire(bot, am_payload(fingerprints=("a1", "a2"), starts_at="2026-12-02T03:03:00Z"), outcome="changed")
@@ -153,7 +153,7 @@ def test_the_first_card_of_an_incident_declared_from_an_alert_lists_it(alert_bot
     fire(bot, outcome="created")
     assert "Declaring INC-1" in click(bot, "U0L1", "C0ALERTS", the_message(bot).ts, ActionId.ALERT_DECLARE)
     incident = bot.wait_provisioned(1)
-    settled(bot)
+    bot.settled()
     card = bot.sim.workspace.find_message(incident.channel_id, incident.card_ts)
     assert card is not None and f":red_circle: {TITLE} · 1 firing" in str(card.blocks)
 
@@ -170,7 +170,7 @@ def test_declare_route_opens_exactly_one_incident_even_when_delivered_twice(aler
     assert post_alert(bot.runtime.url, "am", body).body["outcome"] == "unchanged"  # and a retry
     wait_for(bot.incidents, what="the incident the route opens")
     incident = bot.wait_provisioned(1)
-    settled(bot)
+    bot.settled()
     assert len(bot.incidents()) == 1
     assert incident.title == "Payments API down" and incident.service == "payments" and incident.severity == "sev1"
     assert incident.declared_by == BOT_USER_ID, "sevbot is the declarer of an incident a route opened"
@@ -188,7 +188,7 @@ def test_resolve_button_resolves_stops_the_ladder_and_only_a_new_firing_reopens(
     group_id = fire(bot, outcome="created")["group"]
     answer = click(bot, "U0L1", "C0ALERTS", the_message(bot).ts, ActionId.ALERT_RESOLVE)
     assert answer.startswith(":large_green_circle: Resolved") and TITLE in answer
-    settled(bot)
+    bot.settled()
     resolved = group(bot, group_id)
     assert resolved.state == "resolved" and resolved.resolved_by == "U0L1"
     assert group_pages(bot, group_id)[0].state == "cancelled"
@@ -222,7 +222,7 @@ def test_a_group_resolved_by_a_person_stays_resolved_past_the_flap_window(alert_
     bot = alert_bot
     group_id = fire(bot, outcome="created")["group"]
     click(bot, "U0L1", "C0ALERTS", the_message(bot).ts, ActionId.ALERT_RESOLVE)
-    settled(bot)
+    bot.settled()
     clock.advance(minutes=11)
     fire(bot, outcome="unchanged")  # an old firing, repeated: not a new episode
     assert [g.id for g in groups(bot)] == [group_id] and group(bot, group_id).state == "resolved"
@@ -242,7 +242,7 @@ def test_silence_stops_the_ladder_and_the_message_says_so(alert_bot: Bot, clock:
     assert ActionId.ALERT_SILENCE in button_ids(the_message(bot))
     answer = click(bot, "U0L1", "C0ALERTS", the_message(bot).ts, ActionId.ALERT_SILENCE)
     assert answer.startswith(":mute: Silenced") and "Nobody is paged" in answer
-    settled(bot)
+    bot.settled()
     silenced = group(bot, group_id)
     assert silenced.silenced_until is not None and silenced.state == "firing"
     assert group_pages(bot, group_id)[0].state == "cancelled"
@@ -297,7 +297,7 @@ def test_ack_in_the_alert_channel_takes_the_newest_waiting_group(alert_bot: Bot)
     assert group(bot, older).acked_by == "U0L1"
     answer = bot.say("U0L1", "ack", "C0ALERTS")
     assert answer.startswith(":x:") and "Nothing here is waiting" in answer, answer
-    settled(bot)
+    bot.settled()
     [older_message, newer_message] = alert_messages(bot)
     assert "Acknowledged by <@U0L1>" in str(older_message.blocks)
     assert "Acknowledged by <@U0L2>" in str(newer_message.blocks)
@@ -326,13 +326,13 @@ def test_bare_page_pages_the_incident_policy_and_refuses_outside_an_incident(ale
     assert pages(bot) == []
     bot.slack.slash_command("U0L1", "declare sev2 Search is slow")  # SEV2 pages nobody by itself
     channel = bot.wait_provisioned(1).channel_id
-    settled(bot)
+    bot.settled()
     assert pages(bot) == []
     answer = bot.say("U0IC", "page", channel)
     assert ":pager: Paging tier 1" in answer and "default" in answer, answer
     [page] = incident_pages(bot, 1)
     assert page.state == "paging" and page.tier == 0 and page.started_by == "U0IC"
-    settled(bot)
+    bot.settled()
     for person in ("U0L1", "U0L2"):  # the on-call group, tier 1
         assert [m for m in dms(bot, person) if "You are paged for INC-1" in m.text], person
     assert not [m for m in dms(bot, "U0IC") if "You are paged for INC-1" in m.text], "tier 3 is not paged yet"
@@ -347,7 +347,7 @@ def test_alert_buttons_clicked_in_another_channel_change_nothing(alert_bot: Bot)
     group_id = fire(bot, outcome="created")["group"]
     bot.slack.slash_command("U0L1", "declare sev2 Something else")
     incident_channel = bot.wait_provisioned(1).channel_id
-    settled(bot)
+    bot.settled()
     original = copy.deepcopy(the_message(bot))
     version = group(bot, group_id).message_version
     # The real message, clicked as if from elsewhere; and a copy of it posted in another channel.
@@ -360,7 +360,7 @@ def test_alert_buttons_clicked_in_another_channel_change_nothing(alert_bot: Bot)
             assert answer.startswith(":x:") and "another channel" in answer, (action, channel, answer)
         answer = click(bot, "U0L1", "C0GENERAL", copied.ts, action)
         assert answer.startswith(":x:") and "another channel" in answer, (action, answer)
-    settled(bot)
+    bot.settled()
     unchanged = group(bot, group_id)
     assert unchanged.state == "firing" and unchanged.resolved_by is None and unchanged.acked_by is None
     assert unchanged.silenced_until is None and unchanged.incident_id is None

@@ -6,7 +6,7 @@ import time
 
 from bot.db.models import OutboxItem
 from bot.ids import ActionId
-from tests.alerts_harness import (alert_messages, am_payload, dms, groups, pages, post_alert, settled, tick)
+from tests.alerts_harness import (alert_messages, am_payload, dms, groups, pages, post_alert, tick)
 from tests.harness import Bot, FakeClock, wait_for
 
 
@@ -18,7 +18,7 @@ def test_one_group_one_message_one_page_then_escalation_ack_and_resolve(alert_bo
     # Alertmanager HA: the same notification from the peer, and a retry: nothing new.
     assert post_alert(bot.runtime.url, "am", body).body["outcome"] == "unchanged"
     assert post_alert(bot.runtime.url, "am", body).body["outcome"] == "unchanged"
-    settled(bot)
+    bot.settled()
     [message] = alert_messages(bot)
     shown = message.text + str(message.blocks)
     assert "Checkout 5xx above 5%" in shown and "2 firing" in shown and "alertmanager:9093/#/silences/new" in shown
@@ -34,7 +34,7 @@ def test_one_group_one_message_one_page_then_escalation_ack_and_resolve(alert_bo
     dm_channel = bot.sim.workspace.dm_channel("U0L2")
     assert bot.slack.click("U0L2", dm_channel.id, tier2[0].ts, ActionId.ALERT_ACK).status == 200
     wait_for(lambda: pages(bot)[0].state == "acked", what="acknowledged by the DM button")
-    settled(bot)
+    bot.settled()
     assert "Acknowledged by <@U0L2>" in str(bot.sim.workspace.find_message(dm_channel.id, tier2[0].ts).blocks)
     [message] = alert_messages(bot)
     assert "Acknowledged by <@U0L2>" in str(message.blocks) and ActionId.ALERT_ACK not in str(message.blocks)
@@ -43,7 +43,7 @@ def test_one_group_one_message_one_page_then_escalation_ack_and_resolve(alert_bo
     assert pages(bot)[0].tier == 1, "an acknowledged page climbs no further"
     # The source resolves every alert: the message turns green, in place.
     assert post_alert(bot.runtime.url, "am", am_payload("resolved", fingerprints=("a1", "a2"))).status == 200
-    settled(bot)
+    bot.settled()
     [message] = alert_messages(bot)
     assert ":large_green_circle:" in str(message.blocks) and groups(bot)[0].state == "resolved"
 
@@ -76,7 +76,7 @@ def test_a_repeat_is_answered_from_memory_but_a_refire_after_a_resolve_elsewhere
     startsAt), still re-opens the group here."""
     bot = alert_bot
     assert post_alert(bot.runtime.url, "am", am_payload()).body["outcome"] == "created"
-    settled(bot)
+    bot.settled()
     statements: list[str] = []
     from sqlalchemy import event
 

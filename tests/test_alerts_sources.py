@@ -17,7 +17,7 @@ from bot.db.models import Alert, AlertEvent, AlertGroup, OutboxItem, Page, Timer
 from bot.alerts.endpoint import MAX_BODY
 from bot.alerts.paging import ALERT_PAGE_STEP
 from tests.alerts_harness import (EVENTS_TOKEN, GRAFANA_TOKEN, TOKEN, Reply, alert_messages, alerts_config, am_payload, dms,
-                                  groups, pages, post_alert, settled, tick)
+                                  groups, pages, post_alert, tick)
 from tests.harness import Bot, FakeClock, running_bot
 
 PAYLOADS = Path(__file__).parent / "alert_payloads"
@@ -56,7 +56,7 @@ def test_grafana_firing_then_resolved(alert_bot: Bot) -> None:
     firing = sample("grafana_firing")
     reply = post_alert(bot.runtime.url, "grafana", firing, GRAFANA_TOKEN)
     assert reply.status == 200 and reply.body["ok"] is True and reply.body["outcome"] == "created", reply.body
-    settled(bot)
+    bot.settled()
     [group] = groups(bot)
     assert (group.source, group.group_key, group.state, group.firing) == ("grafana", firing["groupKey"], "firing", 2)
     assert group.title == "Checkout pods are close to their memory limit" and group.severity == "sev1"
@@ -74,7 +74,7 @@ def test_grafana_firing_then_resolved(alert_bot: Bot) -> None:
     # Grafana sends the same group again, every alert resolved: the one message turns green, in place.
     reply = post_alert(bot.runtime.url, "grafana", sample("grafana_resolved"), GRAFANA_TOKEN)
     assert reply.status == 200 and reply.body["group"] == group.id and reply.body["outcome"] == "changed", reply.body
-    settled(bot)
+    bot.settled()
     [resolved] = alert_messages(bot)
     assert resolved.ts == message.ts
     assert ":large_green_circle:" in shown(resolved) and ":red_circle:" not in shown(resolved)
@@ -94,7 +94,7 @@ def test_events_v2_trigger_acknowledge_resolve_with_routing_key_in_body(alert_bo
     reply = post_alert(bot.runtime.url, "events", trigger, token=None)  # no Authorization header: routing_key
     assert reply.status == 202, reply.body
     assert reply.body == {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
-    settled(bot)
+    bot.settled()
     [group] = groups(bot)
     assert (group.source, group.group_key, group.state, group.severity) == ("events", dedup_key, "firing", "sev2")
     assert group.title == trigger["payload"]["summary"]
@@ -107,7 +107,7 @@ def test_events_v2_trigger_acknowledge_resolve_with_routing_key_in_body(alert_bo
     # The sender acknowledges: the group is acked by it, and the ladder stops.
     reply = post_alert(bot.runtime.url, "events", sample("events_v2_acknowledge"), token=None)
     assert reply.status == 202 and reply.body["status"] == "success" and reply.body["dedup_key"] == dedup_key
-    settled(bot)
+    bot.settled()
     [group] = groups(bot)
     assert group.acked_by == "source:events" and group.acked_at is not None and group.state == "firing"
     [page] = pages(bot)
@@ -131,7 +131,7 @@ def test_events_v2_trigger_acknowledge_resolve_with_routing_key_in_body(alert_bo
 
     reply = post_alert(bot.runtime.url, "events", sample("events_v2_resolve"), token=None)
     assert reply.status == 202 and reply.body["dedup_key"] == dedup_key
-    settled(bot)
+    bot.settled()
     [group] = groups(bot)
     assert group.state == "resolved" and group.firing == 0 and group.resolved_at is not None
     [message] = alert_messages(bot)
@@ -170,7 +170,7 @@ def refusals() -> list[tuple[str, str, Any, str | None, bytes | None, int, str |
 
 def test_refusals_store_nothing_and_call_slack_for_nothing(alert_bot: Bot) -> None:
     bot = alert_bot
-    settled(bot)
+    bot.settled()
     before = stored(bot)
     assert before["alert_groups"] == 0 and before["outbox"] == 0
     for what, source, body, token, raw, status, field in refusals():
@@ -182,12 +182,12 @@ def test_refusals_store_nothing_and_call_slack_for_nothing(alert_bot: Bot) -> No
         if status == 401:
             assert header(reply, "WWW-Authenticate") == 'Bearer realm="sevbot"', what
         assert stored(bot) == before, f"{what}: something was stored or sent to Slack"
-    settled(bot)
+    bot.settled()
     assert stored(bot) == before
     # The same bot takes the sound version of the last body: the checks above would have seen it.
     reply = post_alert(bot.runtime.url, "am", am_payload())
     assert reply.status == 200 and reply.body["outcome"] == "created", reply.body
-    settled(bot)
+    bot.settled()
     after = stored(bot)
     assert after["alert_groups"] == 1 and after["outbox"] > 0 and after["slack_calls"] > before["slack_calls"]
 
@@ -199,7 +199,7 @@ def test_over_the_rate_limit_is_429_with_retry_after_and_stores_nothing(database
         for _ in range(3):
             reply = post_alert(bot.runtime.url, "am", am_payload(alertname="Watchdog"))
             assert reply.status == 200 and reply.body["outcome"] == "dropped", reply.body
-        settled(bot)
+        bot.settled()
         before = stored(bot)
         assert before["alert_groups"] == 0
         # ...so a real firing is turned away, to be retried.
@@ -211,7 +211,7 @@ def test_over_the_rate_limit_is_429_with_retry_after_and_stores_nothing(database
         assert stored(bot) == before
         # The token is checked first: a stranger learns nothing of the budget.
         assert post_alert(bot.runtime.url, "am", am_payload(), "wrong-token-0123456789abcdef").status == 401
-        settled(bot)
+        bot.settled()
         assert stored(bot) == before
 
 
@@ -245,7 +245,7 @@ def test_an_ha_pair_posting_at_once_with_retries_makes_one_group_one_message_one
     outcomes = sorted(reply.body["outcome"] for reply in replies)
     assert outcomes == ["created"] + ["unchanged"] * 9, outcomes
     assert len({reply.body["group"] for reply in replies}) == 1
-    settled(bot)
+    bot.settled()
 
     [group] = groups(bot)
     assert group.group_key == body["groupKey"] and group.firing == 2
@@ -272,7 +272,7 @@ def test_alert_text_cannot_ping_anyone_or_smuggle_a_link(alert_bot: Bot) -> None
         alert["generatorURL"] = "javascript:alert(document.cookie)"
     reply = post_alert(bot.runtime.url, "am", body)
     assert reply.status == 200 and reply.body["outcome"] == "created", reply.body
-    settled(bot)
+    bot.settled()
     [message] = alert_messages(bot)
     everything = [message, *dms(bot, "U0L1"), *dms(bot, "U0L2")]
     assert len(everything) == 3, "the message and one page DM each"
@@ -293,7 +293,7 @@ def test_alert_text_cannot_ping_anyone_or_smuggle_a_link(alert_bot: Bot) -> None
 
 def test_the_drop_route_answers_200_and_keeps_nothing(alert_bot: Bot) -> None:
     bot = alert_bot
-    settled(bot)
+    bot.settled()
     before = stored(bot)
     watchdog = copy.deepcopy(sample("alertmanager_firing"))
     for alert in watchdog["alerts"]:
@@ -303,6 +303,6 @@ def test_the_drop_route_answers_200_and_keeps_nothing(alert_bot: Bot) -> None:
         reply = post_alert(bot.runtime.url, "am", watchdog)
         assert reply.status == 200, reply.body
         assert reply.body == {"ok": True, "group": None, "outcome": "dropped"}
-    settled(bot)
+    bot.settled()
     assert stored(bot) == before and before["alert_groups"] == 0
     assert alert_messages(bot) == []

@@ -40,12 +40,6 @@ def _declared(bot: Bot) -> tuple[int, str]:
     return incident.id, str(incident.channel_id)
 
 
-def _settled(bot: Bot) -> None:
-    def done() -> bool:
-        with bot.db.unit_of_work() as session:
-            return all(i.done_at is not None for i in session.scalars(select(OutboxItem)))
-    wait_for(done, what="Slack effects delivered")
-
 
 # -- replays ----------------------------------------------------------------------------------------------------
 
@@ -59,7 +53,7 @@ def test_a_replayed_signed_command_has_no_effect(bot: Bot, command: str, counted
     body = _command_body(bot, "U0L1", command, channel)
     headers = bot.slack.sign(body)
     assert _send(bot, body, headers).status == 200
-    _settled(bot)
+    bot.settled()
     before = counted(bot, incident_id)
     replay = _send(bot, body, headers)
     assert replay.status == 409 and "replayed" in replay.json()["error"]
@@ -192,7 +186,7 @@ def test_a_rerun_adopts_the_card_and_announcement_an_interrupted_run_posted(sqli
 def test_the_declarer_hears_once_through_the_outbox(sqlite_bot: Bot) -> None:
     bot = sqlite_bot
     _declared(bot)
-    _settled(bot)
+    bot.settled()
     replies = [i for i in _outbox(bot) if i.kind == "respond"]
     assert len(replies) == 1 and replies[0].done_at is not None
     bot.runtime.core.provision(1)  # a second run (the sweep, a retry) queues nothing more

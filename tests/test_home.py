@@ -15,7 +15,7 @@ from bot.slack_sim.blockkit import validate_view
 from bot.slack_sim.state import View
 from bot.home.refresh import HomeRefresher
 from commands.clicks import Click
-from tests.alerts_harness import am_payload, post_alert, settled
+from tests.alerts_harness import am_payload, post_alert
 from tests.harness import Bot, wait_for
 
 
@@ -75,7 +75,7 @@ def test_opening_the_tab_publishes_open_incidents_by_severity_with_your_role(ale
         bot.wait_provisioned(incident_id)
     with bot.db.unit_of_work() as session:
         session.execute(update(Incident).where(Incident.id == closed).values(status=bot.runtime.deps.config.closed_status))
-    settled(bot)
+    bot.settled()
 
     home = open_home(bot, "U0IC")
     assert validate_view(home.view) == []
@@ -109,7 +109,7 @@ def test_an_incident_page_is_acknowledged_from_the_home_tab(alert_bot: Bot) -> N
     bot = alert_bot
     incident_id = declare(bot, "U0IC", "sev1 Checkout failing for everyone")
     page = wait_for(lambda: next((p for p in _pages(bot) if p.incident_id == incident_id), None), what="the page")
-    settled(bot)
+    bot.settled()
     home = open_home(bot, "U0L1")  # U0L1 is in S0ONCALL, tier 1
     assert f"home_page_{page.id}" in [b.get("block_id") for b in home.view["blocks"]]
     assert ActionId.PAGE_ACK in action_ids(home)
@@ -133,7 +133,7 @@ def test_an_alert_page_is_acknowledged_from_the_home_tab_but_not_from_a_modal(al
     reply = post_alert(bot.runtime.url, "am", am_payload())
     assert reply.status == 200, reply.body
     page = wait_for(lambda: next((p for p in _pages(bot) if p.alert_group_id is not None), None), what="the alert page")
-    settled(bot)
+    bot.settled()
     home = open_home(bot, "U0L2")  # U0L2 is in S0ONCALL, tier 1
     assert ActionId.ALERT_ACK in action_ids(home)
     # The same button value sent from a modal's view container is refused: that is not the Home tab.
@@ -154,7 +154,7 @@ def test_on_the_critical_path_the_escalation_contact_sees_the_page_too(alert_bot
     bot = alert_bot
     incident_id = declare(bot, "U0EXEC", "sev0 Payments are down")
     page = wait_for(lambda: next((p for p in _pages(bot) if p.incident_id == incident_id), None), what="the page")
-    settled(bot)
+    bot.settled()
     # SEV0 pages tier 1 and the escalation contact (Ines) at once: her tab has the button; Erin's doesn't.
     assert f"home_page_{page.id}" in [b.get("block_id") for b in open_home(bot, "U0IC").view["blocks"]]
     assert ActionId.PAGE_ACK not in action_ids(open_home(bot, "U0EXEC"))

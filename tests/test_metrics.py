@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.scheduler import timers
 from bot.slack.gateway import RETRIES
-from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
+from tests.harness import Bot, FakeClock, running_bot, wait_for
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -42,24 +41,6 @@ def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def paging_bot(database_url: str, clock: FakeClock) -> Iterator[Bot]:
-    with running_bot(database_url, paging_config(), clock=clock) as bot:
-        yield bot
-
-
-def _settled(bot: Bot) -> None:
-    from bot.db.models import OutboxItem
-
-    def done() -> bool:
-        with bot.db.unit_of_work() as session:
-            return all(i.done_at is not None for i in session.query(OutboxItem).all())
-    wait_for(done, what="Slack effects delivered")
 
 
 def test_a_declare_moves_the_counters_and_the_open_incidents(bot: Bot) -> None:
@@ -91,13 +72,13 @@ def test_pages_acknowledgements_escalations_and_reminders_are_counted(paging_bot
     before = scrape(bot)
     bot.slack.slash_command("U0L1", "declare sev1 Checkout failing")
     channel = bot.wait_provisioned(1).channel_id
-    _settled(bot)
+    bot.settled()
     started = scrape(bot)
     assert moved(before, started, "sevbot_pages_started_total", kind="incident") == 1
 
     clock.advance(minutes=6)  # past tier 1's 5-minute timeout: the tick steps up to tier 2
     bot.runtime.core.scheduler.tick()
-    _settled(bot)
+    bot.settled()
     escalated = scrape(bot)
     assert moved(started, escalated, "sevbot_pages_escalated_total", kind="incident") == 1
     assert moved(started, escalated, "sevbot_scheduler_lateness_seconds_count") == 1
@@ -160,7 +141,7 @@ def test_no_label_carries_what_people_typed(bot: Bot) -> None:
     bot.slack.slash_command("U0L1", f"declare sev2 {title}")
     incident = bot.wait_provisioned(1)
     bot.slack.slash_command("U0L2", "status", channel_id=incident.channel_id)
-    _settled(bot)
+    bot.settled()
     _, text = _get(bot.runtime.url + "/metrics")
     for typed in (title, "Zebra", "4417", "U0L1", "U0L2", incident.channel_id, incident.channel_name):
         assert typed and typed not in text, f"{typed!r} is in /metrics"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.db.models import OutboxItem
 from bot.render import Renderer
 from bot.resolve.export import build_document, render_markdown
 from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
@@ -18,12 +17,6 @@ from tests.test_cli import SEVBOT, _env
 GOLDEN = Path(__file__).parent / "golden" / "postmortem.md"
 START = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
 
-
-def _settled(bot: Bot) -> None:
-    def done() -> bool:
-        with bot.db.unit_of_work() as session:
-            return all(i.done_at is not None for i in session.query(OutboxItem).all())
-    wait_for(done, what="Slack effects delivered")
 
 
 def _say(bot: Bot, user: str, channel: str, text: str) -> str:
@@ -68,7 +61,7 @@ def test_resolve_validates_then_stops_the_clocks_and_tells_everyone(bot: Bot, cl
     bot.slack.slash_command("U0L1", "declare sev1 Checkout failing")
     incident = bot.wait_provisioned(1)
     channel = incident.channel_id
-    _settled(bot)
+    bot.settled()
     clock.advance(minutes=3)
     _say(bot, "U0L2", channel, "ack")
     clock.advance(minutes=44)
@@ -80,7 +73,7 @@ def test_resolve_validates_then_stops_the_clocks_and_tells_everyone(bot: Bot, cl
     assert bot.incident(1).status == "investigating"
     ok = bot.slack.submit_view("U0L1", view.id, _fill(checks=["metrics", "errors", "stable"], anyway="Customer support is asleep; metrics are clean"))
     assert ok.status == 200
-    _settled(bot)
+    bot.settled()
     resolved = bot.incident(1)
     assert resolved.status == "resolved" and resolved.seconds_to_ack == 180 and resolved.seconds_to_resolve == 47 * 60
     assert resolved.resolution["validation"] == {"metrics": True, "errors": True, "stable": True, "customer": False}
@@ -112,14 +105,14 @@ def test_followups_postmortem_reminder_and_link(bot: Bot, clock: FakeClock) -> N
     bot.runtime.core.scheduler.tick()
     clock.advance(hours=24)
     bot.runtime.core.scheduler.tick()
-    _settled(bot)
+    bot.settled()
     dm = bot.sim.workspace.dm_channel("U0L1")
     assert sum("blameless postmortem is due" in m.text for m in bot.sim.workspace.messages(dm.id)) == 2, "repeated, daily"
     assert "Give the postmortem's link" in _say(bot, "U0L1", channel, "postmortem not-a-link")
     assert "Postmortem recorded" in _say(bot, "U0L1", channel, "postmortem https://docs.example.com/pm/inc-1")
     clock.advance(hours=48)
     bot.runtime.core.scheduler.tick()
-    _settled(bot)
+    bot.settled()
     assert sum("blameless postmortem is due" in m.text for m in bot.sim.workspace.messages(dm.id)) == 2
     assert "nothing to reopen" in _say(bot, "U0L1", channel, "reopen") or bot.incident(1).status == "investigating"
 
@@ -133,7 +126,7 @@ def test_channel_archived_days_after_resolve(tmp_path: Path, clock: FakeClock) -
         wait_for(lambda: bot.incident(1).status == "resolved", what="resolved")
         clock.advance(days=2)
         bot.runtime.core.scheduler.tick()
-        _settled(bot)
+        bot.settled()
         assert bot.sim.workspace.channels[channel].is_archived
 
 
@@ -156,23 +149,23 @@ def _scripted_incident(bot: Bot, clock: FakeClock) -> None:
     """A whole incident, minute by minute, with hostile text where people type."""
     bot.slack.slash_command("U0L1", "declare sev2 Checkout <b>failing</b> *for* [all](http://evil.example) users")
     channel = bot.wait_provisioned(1).channel_id
-    _settled(bot)
+    bot.settled()
     clock.advance(minutes=2)
     _say(bot, "U0L1", channel, "assign comms <@U0EXEC>")
     clock.advance(minutes=1)
     _say(bot, "U0L2", channel, "sev sev1 Payments are failing too <script>alert(1)</script>")
-    _settled(bot)
+    bot.settled()
     clock.advance(minutes=2)
     _say(bot, "U0L2", channel, "ack")
     clock.advance(minutes=1)
     _say(bot, "U0L1", channel, "runbook payment-failures")
-    _settled(bot)
+    bot.settled()
     checklist = next(m for m in bot.sim.workspace.messages(channel) if "runbook_step_done" in str(m.blocks))
     clock.advance(minutes=1)
     bot.slack.click("U0L2", channel, checklist.ts, "runbook_step_done", block_id="rb1-1")
     clock.advance(minutes=1)
     bot.slack.click("U0L2", channel, checklist.ts, "runbook_step_failed", block_id="rb1-2")
-    _settled(bot)
+    bot.settled()
     clock.advance(minutes=1)
     _say(bot, "U0L1", channel, "note Stripe green but our webhook secret rotated at 02:55 # heading | pipe")
     clock.advance(minutes=2)
@@ -185,7 +178,7 @@ def _scripted_incident(bot: Bot, clock: FakeClock) -> None:
                                                   checks=["metrics", "errors", "stable"], anyway="Customer confirmation pending",
                                                   root="Secret rotation job did not update payments-api"))
     wait_for(lambda: bot.incident(1).status == "resolved", what="resolved")
-    _settled(bot)
+    bot.settled()
 
 
 def test_golden_markdown_export_and_json_round_trip(tmp_path: Path) -> None:
@@ -210,7 +203,7 @@ def test_cli_export_formats_and_errors(tmp_path: Path) -> None:
     with running_bot(url, paging_config(), clock=clock) as bot:
         bot.slack.slash_command("U0L1", "declare sev2 Search slow")
         bot.wait_provisioned(1)
-        _settled(bot)
+        bot.settled()
     env = _env(tmp_path, DATABASE_URL=url)
     md = subprocess.run([*SEVBOT, "export", "INC-1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert md.returncode == 0 and md.stdout.startswith("# Postmortem draft: INC-1")

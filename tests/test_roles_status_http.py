@@ -21,13 +21,6 @@ def _say(bot: Bot, user: str, channel: str, text: str) -> str:
     return bot.say(user, text, channel)
 
 
-def _outbox_settled(bot: Bot) -> None:
-    def settled() -> bool:
-        with bot.db.unit_of_work() as session:
-            return all(item.done_at is not None for item in session.query(OutboxItem).all())
-    wait_for(settled, what="Slack effects delivered")
-
-
 def _card(bot: Bot, incident_id: int):  # type: ignore[no-untyped-def]
     incident = bot.incident(incident_id)
     return bot.sim.workspace.find_message(incident.channel_id, incident.card_ts)
@@ -44,7 +37,7 @@ def test_roles_handoff_updates_card_and_topic_in_place(bot: Bot) -> None:
 
     assert "is now Communications Lead" in _say(bot, "U0L1", channel, "assign comms <@U0L2|sam>")
     assert "is now Incident Commander" in _say(bot, "U0L2", channel, "ic <@U0IC|ines>")
-    _outbox_settled(bot)
+    bot.settled()
 
     ws = bot.sim.workspace
     assert "U0IC" in ws.channels[channel].members, "the new IC is invited"
@@ -116,7 +109,7 @@ def test_role_picker_opens_a_modal_and_assigns(sqlite_bot: Bot) -> None:
     assert not [e for e in bot.timeline(incident_id) if e.kind == "role_assigned" and e.data.get("role") == "scribe"]
     assert bot.slack.submit_view("U0L1", open_picker(), {"assign_role_user": {ActionId.ASSIGN_ROLE_USER: "U0EXEC"}}).status == 200
     wait_for(lambda: any(e.kind == "role_assigned" and e.data.get("role") == "scribe" for e in bot.timeline(incident_id)), what="scribe assigned")
-    _outbox_settled(bot)
+    bot.settled()
     assert "Scribe: <@U0EXEC>" in str(_card(bot, incident_id).blocks)
 
 
@@ -158,7 +151,7 @@ def test_status_and_severity_update_card_topic_and_stakeholders(bot: Bot) -> Non
     incident_id, channel = _declared(bot)
     assert "now identified" in _say(bot, "U0L1", channel, "status identified Bad deploy of payments-api v143 <!channel>")
     assert "SEV0" in _say(bot, "U0L2", channel, "sev sev0 Data loss risk")
-    _outbox_settled(bot)
+    bot.settled()
     ws = bot.sim.workspace
     assert "Identified" in ws.channels[channel].topic and "SEV0" in ws.channels[channel].topic
     card = _card(bot, incident_id)
@@ -224,7 +217,7 @@ def test_notes_and_timeline(sqlite_bot: Bot) -> None:
     bot = sqlite_bot
     incident_id, channel = _declared(bot)
     _say(bot, "U0L2", channel, "note Rolled back payments-api to v142 & <!here>")
-    _outbox_settled(bot)
+    bot.settled()
     posted = [m.text for m in bot.sim.workspace.messages(channel)]
     assert any("Rolled back payments-api to v142 &amp; &lt;!here&gt;" in t for t in posted)
     timeline = _say(bot, "U0L1", channel, "timeline")
@@ -249,7 +242,7 @@ def test_pins_and_pin_reactions_join_the_timeline_once(bot: Bot) -> None:
         return {s for e in pinned() for s in e.data.get("sources", [])}
 
     wait_for(lambda: pinned(), what="the pinned message on the timeline")
-    _outbox_settled(bot)
+    bot.settled()
     entries = pinned()
     assert len(entries) == 1
     assert entries[0].data["author"] == "U0L2" and "p99 latency" in entries[0].data["text"] and entries[0].data["permalink"].startswith("https://")
@@ -271,7 +264,7 @@ def test_a_post_retried_after_a_crash_is_not_posted_twice(sqlite_bot: Bot) -> No
     bot = sqlite_bot
     incident_id, channel = _declared(bot)
     _say(bot, "U0L1", channel, "status identified Cause found")
-    _outbox_settled(bot)
+    bot.settled()
     posted = [m for m in bot.sim.workspace.messages("C0STAKE") if "identified" in m.text]
     assert len(posted) == 1
     with bot.db.unit_of_work() as session:  # as if we died right after Slack answered

@@ -87,14 +87,6 @@ def _checklist(bot: Bot, channel: str, index: int = 0):  # type: ignore[no-untyp
                     and len(m) > index and m[index], what="checklist posted")
 
 
-def _settled(bot: Bot) -> None:
-    from bot.db.models import OutboxItem
-
-    def done() -> bool:
-        with bot.db.unit_of_work() as session:
-            return all(i.done_at is not None for i in session.query(OutboxItem).all())
-    wait_for(done, what="Slack effects delivered")
-
 
 def test_matching_runbook_offered_started_and_checked_off(bot: Bot) -> None:
     incident_id, channel, card_ts = _declare(bot, "declare sev2 Payment card declined for everyone")
@@ -109,7 +101,7 @@ def test_matching_runbook_offered_started_and_checked_off(bot: Bot) -> None:
     steps_block = lambda n: f"rb1-{n}"  # noqa: E731
     bot.slack.click("U0L2", channel, checklist.ts, ActionId.RUNBOOK_STEP_DONE, block_id=steps_block(1))
     bot.slack.click("U0L2", channel, checklist.ts, ActionId.RUNBOOK_STEP_SKIP, block_id=steps_block(2))
-    _settled(bot)
+    bot.settled()
     updated = bot.sim.workspace.find_message(channel, checklist.ts)
     assert "2/12 done" in str(updated.blocks) and "Done by <@U0L2>" in str(updated.blocks) and updated.edited_ts
     assert len([m for m in bot.sim.workspace.messages(channel) if "📋" in str(m.blocks)]) == 1, "updated in place, not re-posted"
@@ -117,7 +109,7 @@ def test_matching_runbook_offered_started_and_checked_off(bot: Bot) -> None:
     bot.slack.click("U0L1", channel, checklist.ts, ActionId.RUNBOOK_STEP_FAILED, block_id=steps_block(3))
     note_view = wait_for(lambda: next((v for v in bot.sim.workspace.views.values() if v.view["callback_id"] == "runbook_failure_note_modal"), None), what="note modal")
     bot.slack.submit_view("U0L1", note_view.id, {"runbook_failure_note": {ActionId.RUNBOOK_NOTE: "Pods restart every 30s, OOMKilled; suspect the new cache"}})
-    _settled(bot)
+    bot.settled()
     texts = [m.text for m in bot.sim.workspace.messages(channel)]
     prompt = next(t for t in texts if "Step 3 failed: escalate to L2?" in t)
     assert "What we tried:* 1. Size the blast radius" in prompt and "What failed:*" in prompt
@@ -172,6 +164,6 @@ def test_sixty_steps_stay_within_block_kit_and_finish(tmp_path: Path) -> None:
             for n in range(part_index * 15 + 1, part_index * 15 + 16):
                 bot.slack.click("U0L2", channel, part.ts, ActionId.RUNBOOK_STEP_DONE, block_id=f"rb1-{n}")
         wait_for(lambda: any("Runbook complete: A very long checklist: 60 done" in m.text for m in bot.sim.workspace.messages(channel)), timeout=30, what="summary")
-        _settled(bot)
+        bot.settled()
         first = bot.sim.workspace.find_message(channel, parts[0].ts)
         assert "60/60 done" in str(first.blocks) and "Complete" in str(first.blocks)

@@ -1,43 +1,24 @@
 """Stakeholder-update reminders and the escalation ladder, every branch, with an injected clock."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from bot.db.models import OutboxItem, Page
+from bot.db.models import Page
 from bot.ids import ActionId
 from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def paging_bot(database_url: str, clock: FakeClock) -> Iterator[Bot]:
-    with running_bot(database_url, paging_config(), clock=clock) as bot:
-        yield bot
-
-
-def _settled(bot: Bot) -> None:
-    def done() -> bool:
-        with bot.db.unit_of_work() as session:
-            return all(i.done_at is not None for i in session.query(OutboxItem).all())
-    wait_for(done, what="Slack effects delivered")
 
 
 def _tick(bot: Bot) -> None:
     bot.runtime.core.scheduler.tick()
-    _settled(bot)
+    bot.settled()
 
 
 def _declare(bot: Bot, text: str = "declare sev1 Checkout failing") -> tuple[int, str]:
     bot.slack.slash_command("U0L1", text)
     incident = bot.wait_provisioned(len(bot.incidents()))
-    _settled(bot)
+    bot.settled()
     return incident.id, incident.channel_id
 
 
@@ -167,7 +148,7 @@ def test_an_update_just_before_the_reminder_restarts_the_cadence(paging_bot: Bot
         "update_next": {"update_next": "30"},
     })
     assert ok.status == 200
-    _settled(bot)
+    bot.settled()
     stakeholder = [m.text for m in bot.sim.workspace.messages("C0STAKE") if "INC-1 update" in m.text]
     assert len(stakeholder) == 1 and "20% of searches time out" in stakeholder[0] and "<!channel>" not in stakeholder[0]
     assert "Next update:" in stakeholder[0] and "Identified" in stakeholder[0]
@@ -204,7 +185,7 @@ def test_escalate_pages_the_next_tier_with_context(paging_bot: Bot) -> None:
     bot = paging_bot
     incident_id, channel = _declare(bot)
     bot.slack.slash_command("U0L1", "runbook sev1-first-30-minutes", channel_id=channel)
-    _settled(bot)
+    bot.settled()
     bot.slack.slash_command("U0L1", "escalate", channel_id=channel)
     view = wait_for(lambda: next((v for v in bot.sim.workspace.views.values() if v.view["callback_id"] == "escalate_modal"), None), what="modal")
     assert bot.slack.submit_view("U0L1", view.id, {}).json()["response_action"] == "errors"
@@ -212,7 +193,7 @@ def test_escalate_pages_the_next_tier_with_context(paging_bot: Bot) -> None:
         "escalate_tried": {"tried": "Restarted payments pods"}, "escalate_observed": {"observed": "502s at 40%"},
         "escalate_suspect": {"suspect": "Bad config push at 14:02"}})
     wait_for(lambda: _pages(bot)[0].tier == 1, what="tier 2 paged now")
-    _settled(bot)
+    bot.settled()
     dm = next(t for t in _dm_texts(bot, "U0L2") if "tier 2" in t)
     assert "Restarted payments pods" in dm and "502s at 40%" in dm and "Bad config push" in dm and "0 done" in dm
 
@@ -223,11 +204,11 @@ def test_direct_page_and_undeliverable_pages_are_reported(paging_bot: Bot) -> No
     assert "deactivated" in bot.say("U0L1", "page <@U0GONE>", channel)
     assert "paged" not in _kinds(bot, incident_id), "nobody was paged: Slack said the person is deactivated"
     assert "Paging <@U0EXEC>" in bot.say("U0L1", "page <@U0EXEC>", channel)
-    _settled(bot)
+    bot.settled()
     assert any("You are paged for INC-1" in t for t in _dm_texts(bot, "U0EXEC"))
     bot.sim.inject("chat.postMessage", error="channel_not_found", when=lambda args: args.get("channel") == "U0EXEC")
     assert "Paging <@U0EXEC>" in bot.say("U0L1", "page <@U0EXEC>", channel)
-    _settled(bot)
+    bot.settled()
     assert any("Could not reach <@U0EXEC>" in m.text for m in bot.sim.workspace.messages(channel))
     assert "page_undelivered" in _kinds(bot, incident_id)
 
@@ -236,7 +217,7 @@ def test_a_long_runbook_while_still_investigating_prompts_the_ic(paging_bot: Bot
     bot = paging_bot
     incident_id, channel = _declare(bot, "declare sev2 Payment card declined")
     bot.slack.slash_command("U0L1", "runbook payment-failures", channel_id=channel)
-    _settled(bot)
+    bot.settled()
     clock.advance(minutes=15)
     _tick(bot)
     assert any("15-minute rule" in m.text for m in bot.sim.workspace.messages(channel))
