@@ -21,6 +21,7 @@ import commands.events
 import commands.home
 import commands.help  # noqa: F401  (registers itself)
 import commands.list  # noqa: F401
+import commands.oncall
 import commands.paging
 import commands.resolve
 import commands.roles
@@ -81,6 +82,7 @@ def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
     app.action(ActionId.ALERT_RESOLVE)(with_ctx(commands.alerts.on_resolve))
     app.action(ActionId.ALERT_SILENCE)(with_ctx(commands.alerts.on_silence))
     app.action(ActionId.HOME_DECLARE)(with_ctx(commands.home.on_declare))
+    app.action(ActionId.ONCALL_REMOVE_OVERRIDE)(with_ctx(commands.oncall.on_remove_override))
     app.view(CallbackId.RESOLVE_MODAL)(with_ctx(commands.resolve.on_resolve_submit))
     app.message_shortcut(CallbackId.ADD_TO_TIMELINE)(with_ctx(commands.shortcuts.on_add_to_timeline))
 

@@ -49,6 +49,7 @@ class ActionId(StrEnum):
     ALERT_RESOLVE = "alert_resolve"
     ALERT_SILENCE = "alert_silence"
     HOME_DECLARE = "home_declare"  # the Home tab's Declare incident button
+    ONCALL_REMOVE_OVERRIDE = "oncall_remove_override"  # Remove, on `/incident oncall overrides`
 
 
 # The card numbers its runbook buttons (action ids are unique within a block): card_start_runbook_1, _2, …

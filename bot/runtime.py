@@ -39,6 +39,8 @@ from bot.metrics import exposition
 from bot.home.refresh import HomeRefresher
 from bot.home.view import home_view
 from bot.paging.delivery import deliver_page, post_in_incident_channel
+from bot.oncall.handoff import ONCALL_HANDOFF, USERGROUP_SYNC, handoff_due, sync_all, sync_usergroup
+from bot.oncall.zones import ZoneBook
 from bot.paging.ladder import page_step_due, page_start_due
 from bot.render import Renderer
 from bot.resolve.resolve import archive_due, postmortem_due
@@ -214,6 +216,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     outbox.register("alert_sync", lambda _gateway, payload: alert_slack.sync(int(payload["group_id"])))
     outbox.register("alert_page_dm", lambda _gateway, payload: alert_slack.deliver_page(payload))
     outbox.register("alert_dm_update", lambda _gateway, payload: alert_slack.update_dms(payload))
+    outbox.register(USERGROUP_SYNC, lambda gateway, payload: sync_usergroup(deps, gateway.set_usergroup_members, payload))
     delivery = Delivery(outbox, background)
     home = HomeRefresher(lambda user, notice: home_view(deps, gateway.usergroup_members, user, notice), gateway.publish_home,
                          background.run_later)
@@ -231,6 +234,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
         timers.RUNBOOK_CHECK: lambda session, timer: runbook_check_due(deps, session, timer),
         timers.POSTMORTEM_REMINDER: lambda session, timer: postmortem_due(deps, session, timer),
         timers.ARCHIVE_CHANNEL: lambda session, timer: archive_due(deps, session, timer),
+        ONCALL_HANDOFF: lambda session, timer: handoff_due(deps, session, timer),
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
     provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner)
@@ -274,10 +278,12 @@ class Runtime:
         timing = Timing(config, settings.sevbot_update_interval, settings.sevbot_ack_timeout)
         core = build_core(db, config, SlackGateway(client), clock or SystemClock(), timing, runbooks, owner=settings.replica_id)
         ctx = Context(deps=core.deps, gateway=core.gateway, background=core.background, runbooks=runbooks,
-                      renderer=core.renderer, provision=core.provision, home=core.home)
+                      renderer=core.renderer, provision=core.provision, home=core.home, zones=ZoneBook(core.gateway))
         app = build_app(ctx, client, settings.slack_signing_secret.get_secret_value())
         core.warm_caches()
         core.take_back_own_work()
+        # Every schedule's hand-off timer, due at its next hand-off (or now, for one missed while we were down).
+        sync_all(core.deps)
         gate = Gate(settings.slack_signing_secret.get_secret_value(), db, core.deps.clock)
         # GET /metrics (docs/monitoring.md): beside the Slack endpoints, on its own port, or not at all.
         metrics_app = None if settings.sevbot_metrics == "off" else exposition(db, core.deps.clock, config.severities, config.closed_status)

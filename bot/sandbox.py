@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.base import BaseScheduler
@@ -30,7 +31,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from bot import logs
 from bot.alerts.endpoint import source_tokens
 from bot.command_line import CliError, load_settings_and_config, prepare_sqlite_dir
-from bot.config import DEFAULT_ALERT_SEVERITIES, AlertRoute, Alerts, AlertSource, EscalationPolicy, IncidentConfig, Tier
+from bot.config import (DEFAULT_ALERT_SEVERITIES, AlertRoute, Alerts, AlertSource, EscalationPolicy, IncidentConfig, Layer,
+                        Restriction, Schedule, Tier)
 from bot.db.migrate import upgrade
 from bot.runtime import Runtime, StartupError
 from bot.settings import Settings, load_settings
@@ -51,7 +53,27 @@ ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_:]{0,99}$")  # as Prometheus name
 NO_SANDBOX = "no sandbox on port {port}: start one with `make run` (no Slack credentials)"
 
 
-def sandbox_config(alert_token: str | None = None) -> IncidentConfig:
+SANDBOX_SCHEDULE = "checkout"
+SANDBOX_ZONE = "Europe/Berlin"
+# People's own time zones (Slack profiles), so `/incident oncall` shows each one their local time.
+SANDBOX_USER_ZONES = {"U0L1": "America/New_York", "U0L2": "Europe/Berlin", "U0IC": "Europe/London", "U0EXEC": "America/Los_Angeles"}
+
+
+def sandbox_schedule(now: datetime) -> Schedule:
+    """Lee and Sam alternating weekly, handing over 15 to 30 minutes after the sandbox starts (so a newcomer can
+    fast-forward through a hand-off and read the DM), with Ines on a business-hours layer (weekdays 09:00-17:00
+    Berlin) above them."""
+    zone = ZoneInfo(SANDBOX_ZONE)
+    local = now.astimezone(zone)
+    handoff = (local + timedelta(minutes=15 + (15 - local.minute % 15) % 15)).replace(second=0, microsecond=0)
+    primary = Layer(name="primary", users=("U0L1", "U0L2"), rotation="weekly", handoff=handoff.strftime("%H:%M"),
+                    start=handoff.date() - timedelta(days=7))  # Lee's week ends at the hand-off, Sam's begins
+    business = Layer(name="business-hours", users=("U0IC",), rotation="weekly", handoff="09:00", start=handoff.date() - timedelta(days=7),
+                     restrictions=(Restriction(days=("mon", "tue", "wed", "thu", "fri"), start="09:00", end="17:00"),))
+    return Schedule(time_zone=SANDBOX_ZONE, layers=(primary, business), calendar_secret=secrets.token_urlsafe(24))
+
+
+def sandbox_config(alert_token: str | None = None, now: datetime | None = None) -> IncidentConfig:
     """Defaults wired to the seeded workspace: #incidents for stakeholders, the on-call group for SEV0/1, and one
     alert source (`sandbox`, an Alertmanager) whose alerts post in #alerts and page the seeded ladder.
 
@@ -67,7 +89,7 @@ def sandbox_config(alert_token: str | None = None) -> IncidentConfig:
                     sources={ALERT_SOURCE: AlertSource(kind="alertmanager", token=alert_token or secrets.token_urlsafe(24))},
                     default=AlertRoute(name="default", action="page", policy="default"))
     return IncidentConfig(stakeholder_channel="C0STAKE", severities=severities, escalation_policies={"default": ladder},
-                          alerts=alerts)
+                          alerts=alerts, schedules={SANDBOX_SCHEDULE: sandbox_schedule(now or datetime.now(timezone.utc))})
 
 
 @dataclass
@@ -94,7 +116,10 @@ class Sandbox:
         clock = OffsetClock()
         # Fresh per run: only the simulator can sign for this bot.
         signing_secret = signing_secret or secrets.token_hex(16)
-        sim = SlackSimulator(Workspace(clock=clock.time).seed_default(), bot_token=SANDBOX_TOKEN, port=sim_port).start()
+        workspace = Workspace(clock=clock.time).seed_default()
+        for user, zone in SANDBOX_USER_ZONES.items():
+            workspace.users[user].tz = zone
+        sim = SlackSimulator(workspace, bot_token=SANDBOX_TOKEN, port=sim_port).start()
         settings = settings.model_copy(update={
             "slack_bot_token": load_settings(slack_bot_token=SANDBOX_TOKEN).slack_bot_token,
             "slack_signing_secret": load_settings(slack_signing_secret=signing_secret).slack_signing_secret,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bot.core.background import Background
 from bot.core.deps import Deps
 from bot.home.refresh import HomeRefresher
+from bot.oncall.zones import ZoneBook
 from bot.render import Renderer
 from bot.runbooks.registry import RunbookRegistry
 from bot.slack.gateway import SlackGateway
@@ -27,6 +28,12 @@ class Context:
     provision: Callable[[int, bool], None]
     # Keeps Home tabs current (None: no Home tab, e.g. a test wiring only what it needs).
     home: HomeRefresher | None = None
+    # Each person's time zone (users.info), remembered so an on-call answer can come with the ack.
+    zones: ZoneBook | None = None
+
+    @property
+    def zone_book(self) -> ZoneBook:
+        return self.zones if self.zones is not None else ZoneBook(self.gateway)
 
     def run_later(self, work: Callable[..., object], *args: object) -> None:
         """Slow work after the ack (anything that calls Slack)."""

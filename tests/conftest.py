@@ -95,3 +95,14 @@ def paging_bot(database_url: str, clock: "FakeClock") -> Iterator["Bot"]:
 
     with running_bot(database_url, paging_config(), clock=clock) as running:
         yield running
+
+
+@pytest.fixture
+def paging_bot_oncall(database_url: str) -> Iterator["Bot"]:
+    """The paging bot with the on-call schedules of tests/oncall_harness.py, its clock at Wednesday 14 January 2026
+    noon UTC (movable), on both backends."""
+    from tests.harness import FakeClock, running_bot
+    from tests.oncall_harness import WEDNESDAY_NOON, oncall_config
+
+    with running_bot(database_url, oncall_config(), clock=FakeClock(WEDNESDAY_NOON)) as running:
+        yield running

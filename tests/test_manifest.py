@@ -39,6 +39,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat.getPermalink": frozenset(),
     "pins.add": frozenset({"pins:write"}),
     "usergroups.users.list": frozenset({"usergroups:read"}),
+    "usergroups.users.update": frozenset({"usergroups:write"}),
     "users.info": frozenset({"users:read"}),
     "conversations.open": frozenset({"im:write"}),
     "views.open": frozenset(),

@@ -100,3 +100,11 @@ class AlertButton(ButtonValue):
 
     incident_field: ClassVar[str | None] = None
     group_id: int
+
+
+@dataclass(frozen=True)
+class OverrideButton(ButtonValue):
+    """Remove, on the list of on-call overrides (the override row is the check: it names its schedule)."""
+
+    incident_field: ClassVar[str | None] = None
+    override_id: int

@@ -208,6 +208,37 @@ class Timer(Base):
     )
 
 
+class OncallRota(Base):
+    """One row per on-call schedule sevbot watches: who it last saw on call and since when (the run of that person),
+    and the id its hand-off timer carries (`timers.ref_id`). Locked while its timer is armed, so two replicas
+    starting together arm one timer."""
+
+    __tablename__ = "oncall_rotas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(100), unique=True)
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OncallHandoff(Base):
+    """A hand-off sevbot recorded (and announced): unique per schedule and instant, so however often a timer fires,
+    whichever replica fires it, the incoming person hears of a shift once."""
+
+    __tablename__ = "oncall_handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # None: nobody is on call from `at` (a gap in the rota).
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    previous_user_id: Mapped[str | None] = mapped_column(String(32))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("uq_oncall_handoffs_schedule_at", "schedule", "at", unique=True),)
+
+
 class Page(Base):
     """A page walking an escalation ladder. The policy is snapshotted at start: config edits don't change it."""
 

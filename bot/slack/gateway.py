@@ -61,6 +61,8 @@ class UserInfo:
     name: str
     deleted: bool
     is_bot: bool
+    # The person's IANA time zone as set in their Slack profile (users.info `tz`), e.g. "Europe/Berlin".
+    tz: str | None = None
 
 
 @dataclass(frozen=True)
@@ -288,10 +290,12 @@ class SlackGateway:
             args["blocks"] = blocks
         self._call("chat.postEphemeral", **args)
 
-    def respond(self, response_url: str, text: str) -> bool:
-        """Answer the user privately through a slash command's response_url (no Web API call, no membership needed)."""
+    def respond(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None, *, replace_original: bool = False) -> bool:
+        """Answer the user privately through a slash command's or a click's response_url (no Web API call, no
+        membership needed); `replace_original` replaces the private message the click came from."""
         try:
-            result = KeepAliveWebhookClient(response_url, timeout=10).send(text=text, response_type="ephemeral", replace_original=False)
+            result = KeepAliveWebhookClient(response_url, timeout=10).send(text=text, blocks=blocks, response_type="ephemeral",
+                                                                         replace_original=replace_original)
             return result.status_code == 200
         except (URLError, TimeoutError, ConnectionError) as exc:
             log.warning("response_url post failed: %s", type(exc).__name__)
@@ -350,7 +354,8 @@ class SlackGateway:
                 return cached[1]
         try:
             data = self._call("users.info", user=user_id)["user"]
-            info: UserInfo | None = UserInfo(id=data["id"], name=data.get("name", ""), deleted=bool(data.get("deleted")), is_bot=bool(data.get("is_bot")))
+            info: UserInfo | None = UserInfo(id=data["id"], name=data.get("name", ""), deleted=bool(data.get("deleted")),
+                                             is_bot=bool(data.get("is_bot")), tz=data.get("tz") or None)
         except SlackError as exc:
             if exc.code != "user_not_found":
                 raise
@@ -426,6 +431,13 @@ class SlackGateway:
             assert cached is not None
             return cached[1]
         return self._refresh_group(group_id)
+
+    def set_usergroup_members(self, group_id: str, user_ids: list[str]) -> None:
+        """Make the group's members exactly these (an on-call group follows the schedule); the cache learns it too."""
+        answer = self._call("usergroups.users.update", usergroup=group_id, users=",".join(user_ids))
+        users = tuple((answer.get("usergroup") or {}).get("users") or user_ids)
+        with self._lock:
+            self._group_cache[group_id] = (time.monotonic(), users)
 
     def _refresh_group(self, group_id: str) -> tuple[str, ...]:
         try:

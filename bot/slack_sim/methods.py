@@ -503,6 +503,32 @@ def usergroups_users_list(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "users": list(group.users)}
 
 
+@method("usergroups.users.update")
+def usergroups_users_update(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """Replaces the group's whole member list (the spec: "the entire list of users"); Slack refuses bots and unknown
+    or deactivated users, and an empty list (a group keeps at least one member)."""
+    ws = ctx.ws
+    with ws.lock:
+        group = ws.usergroups.get(str(args.get("usergroup") or ""))
+        if group is None:
+            raise SlackError("no_such_subteam")
+        ids = [u.strip() for u in str(args.get("users") or "").split(",") if u.strip()]
+        if not ids:
+            raise SlackError("invalid_users")
+        for uid in ids:
+            user = ws.users.get(uid)
+            if user is None or user.deleted:
+                raise SlackError("invalid_users")
+            if user.is_bot:
+                raise SlackError("user_is_bot")
+        group.users = list(dict.fromkeys(ids))
+        answer: dict[str, Any] = {"id": group.id, "team_id": TEAM_ID, "is_usergroup": True, "name": group.name,
+                                  "handle": group.handle, "users": list(group.users), "date_update": int(ws.clock())}
+        if bool_arg(args.get("include_count")):
+            answer["user_count"] = len(group.users)
+        return {"ok": True, "usergroup": answer}
+
+
 # ---- views ----------------------------------------------------------------------------------
 def _exchange_trigger(ctx: Ctx, trigger_id: Any) -> None:
     """trigger_ids are single use and live 3 s (Slack's rule that forces 'open the modal first')."""

@@ -10,6 +10,8 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any, Callable
 
 TEAM_ID = "T0SEVBOT"
@@ -27,17 +29,21 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     title: str = ""
+    tz: str = "Etc/UTC"  # the IANA zone of the person's Slack profile
 
     def to_api(self) -> dict[str, Any]:
         # Shape of users.info "user" (trimmed to the fields a bot reads).
+        zone = ZoneInfo(self.tz)
+        now = datetime.now(zone)
         return {
             "id": self.id,
             "team_id": TEAM_ID,
             "name": self.name,
             "deleted": self.deleted,
             "real_name": self.real_name,
-            "tz": "Etc/UTC",
-            "tz_offset": 0,
+            "tz": self.tz,
+            "tz_label": now.tzname() or self.tz,
+            "tz_offset": int((now.utcoffset() or timedelta()).total_seconds()),
             "is_bot": self.is_bot,
             "is_app_user": False,
             "profile": {

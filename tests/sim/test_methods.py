@@ -124,6 +124,27 @@ def test_dm_ephemeral_users_groups(sim: SlackSimulator, client: WebClient) -> No
     assert err(client.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
 
 
+def test_usergroups_users_update_replaces_the_members(sim: SlackSimulator, client: WebClient) -> None:
+    """As Slack's spec says: `users` is the entire new list; unknown, deactivated or bot users are refused."""
+    group = client.usergroups_users_update(usergroup="S0ONCALL", users="U0L2", include_count=True)["usergroup"]
+    assert (group["id"], group["users"], group["user_count"]) == ("S0ONCALL", ["U0L2"], 1)
+    assert client.usergroups_users_list(usergroup="S0ONCALL")["users"] == ["U0L2"]
+    assert client.usergroups_users_update(usergroup="S0ONCALL", users="U0IC,U0L1")["usergroup"]["users"] == ["U0IC", "U0L1"]
+    assert err(client.usergroups_users_update, usergroup="S0NOPE", users="U0L1") == "no_such_subteam"
+    assert err(client.usergroups_users_update, usergroup="S0ONCALL", users="UNOPE") == "invalid_users"
+    assert err(client.usergroups_users_update, usergroup="S0ONCALL", users="U0GONE") == "invalid_users"
+    assert err(client.usergroups_users_update, usergroup="S0ONCALL", users="U0BOT") == "user_is_bot"
+    assert client.usergroups_users_list(usergroup="S0ONCALL")["users"] == ["U0IC", "U0L1"]  # refusals changed nothing
+    assert sim.violations == []
+
+
+def test_users_info_carries_the_profile_time_zone(sim: SlackSimulator, client: WebClient) -> None:
+    sim.workspace.users["U0L1"].tz = "Europe/Berlin"
+    user = client.users_info(user="U0L1")["user"]
+    assert user["tz"] == "Europe/Berlin" and user["tz_label"] in ("CET", "CEST") and user["tz_offset"] in (3600, 7200)
+    assert client.users_info(user="U0L2")["user"]["tz"] == "Etc/UTC"
+
+
 def test_calls_are_recorded(sim: SlackSimulator, client: WebClient) -> None:
     client.chat_postMessage(channel="C0STAKE", text="a")
     calls = sim.calls_to("chat.postMessage")

@@ -741,6 +741,7 @@ function start() {
   $("composer").addEventListener("submit", send);
   $("ff5").addEventListener("click", () => fastForward(5));
   $("ff15").addEventListener("click", () => fastForward(15));
+  $("ff60").addEventListener("click", () => fastForward(60));
   $("alert-fire").addEventListener("click", () => sampleAlert("fire"));
   $("alert-resolve").addEventListener("click", () => sampleAlert("resolve"));
   document.addEventListener("keydown", (e) => {

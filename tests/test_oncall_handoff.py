@@ -1,0 +1,126 @@
+"""Hand-off DMs: at each hand-off the incoming person hears it once, with the open incidents and unacknowledged pages
+they inherit; the user group follows; a restart across hand-offs sends one DM for the shift in force, none twice."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.db.models import OncallHandoff, Timer
+from bot.oncall.handoff import ONCALL_HANDOFF
+from tests.harness import Bot, FakeClock, running_bot, wait_for
+from tests.oncall_harness import NEXT_HANDOFF, WEDNESDAY_NOON, dms, handoff_dms, oncall_config, weekly
+
+
+def live_timers(bot: Bot) -> list[Timer]:
+    with bot.db.unit_of_work() as session:
+        return list(session.scalars(select(Timer).where(Timer.kind == ONCALL_HANDOFF, Timer.done_at.is_(None)).order_by(Timer.ref_id)))
+
+
+def tick(bot: Bot) -> None:
+    bot.runtime.core.tick()
+    bot.settled()
+
+
+def test_each_schedule_has_one_timer_due_at_its_next_handoff(tmp_path: Path) -> None:
+    clock = FakeClock(WEDNESDAY_NOON)
+    with running_bot(f"sqlite:///{tmp_path / 'timers.db'}", oncall_config(), clock=clock) as bot:
+        due = sorted(timer.due_at for timer in live_timers(bot))
+        # database: Ines until 18:00 Berlin today; payments: Lee from Monday 09:00 Berlin
+        assert due == [datetime(2026, 1, 14, 17, 0, tzinfo=timezone.utc), NEXT_HANDOFF]
+        tick(bot)
+        assert dms(bot, "U0L1") == [] and dms(bot, "U0IC") == [], "starting to watch a schedule DMs nobody"
+
+
+def test_handoff_dm_once_with_the_incidents_and_pages_inherited(paging_bot_oncall: Bot) -> None:
+    bot, clock = paging_bot_oncall, paging_bot_oncall.runtime.deps.clock
+    declared = bot.slack.slash_command("U0IC", "declare sev1 Checkout <!channel> failing").json()["text"]
+    assert "INC-1" in declared
+    incident = bot.wait_provisioned(1)
+    bot.settled()
+    clock.at = NEXT_HANDOFF + timedelta(seconds=1)  # type: ignore[attr-defined]
+    tick(bot)
+    [dm] = handoff_dms(bot, "U0L1")
+    assert dm.text.startswith(":pager: <@U0L1>, you are now on call for *payments* until <!date^")
+    assert "|Mon 26 Jan 09:00 CET>" in dm.text, "until the next hand-off, a week on"
+    assert f"• *INC-1* SEV1 · High · Checkout &lt;!channel&gt; failing · <#{incident.channel_id}>" in dm.text
+    assert "*Pages nobody has acknowledged yet:*" in dm.text and f"• INC-1 · Checkout &lt;!channel&gt; failing · <#{incident.channel_id}>" in dm.text
+    assert bot.sim.workspace.usergroups["S0ONCALL"].users == ["U0L1"], "the schedule's user group follows the rota"
+    for _ in range(3):  # the tick again, an hour later: nothing new
+        tick(bot)
+        clock.advance(hours=1)  # type: ignore[attr-defined]
+    tick(bot)
+    assert len(handoff_dms(bot, "U0L1")) == 1
+    assert [t.due_at for t in live_timers(bot) if t.due_at > NEXT_HANDOFF] == [datetime(2026, 1, 26, 8, 0, tzinfo=timezone.utc)]
+    with bot.db.unit_of_work() as session:
+        rows = list(session.scalars(select(OncallHandoff).where(OncallHandoff.schedule == "payments").order_by(OncallHandoff.at)))
+    assert [(r.at, r.user_id) for r in rows][-1] == (NEXT_HANDOFF, "U0L1")
+
+
+def test_a_cover_hands_off_at_once_and_its_removal_gives_the_shift_back(paging_bot_oncall: Bot) -> None:
+    bot = paging_bot_oncall
+    bot.say("U0L1", "oncall cover payments 2h", "C0GENERAL")
+    tick(bot)
+    assert len(handoff_dms(bot, "U0L1")) == 1, "the person covering hears they are on call, with what they inherit"
+    assert bot.sim.workspace.usergroups["S0ONCALL"].users == ["U0L1"]
+    bot.say("U0L1", "oncall overrides", "C0GENERAL")
+    listing = wait_for(lambda: next((e for e in bot.sim.workspace.ephemerals if "On-call overrides (1)" in e.text), None))
+    value = next(b["accessory"]["value"] for b in listing.blocks if b.get("accessory"))
+    bot.slack.click_ephemeral("U0L1", listing.channel, listing.message_ts, "oncall_remove_override", value)
+    wait_for(lambda: any("Removed" in p.body.get("text", "") for p in bot.sim.workspace.response_posts))
+    tick(bot)
+    assert any("you are on call for *payments* again" in m.text for m in dms(bot, "U0L2"))
+    assert handoff_dms(bot, "U0L2") == [], "Sam's shift was announced before; he hears it is back, once"
+    assert bot.sim.workspace.usergroups["S0ONCALL"].users == ["U0L2"]
+
+
+def test_down_across_two_handoffs_one_dm_for_the_shift_in_force_and_none_twice_after_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'restart.db'}"
+    with running_bot(url, oncall_config(), clock=FakeClock(WEDNESDAY_NOON)) as bot:
+        tick(bot)
+        assert handoff_dms(bot, "U0L1") == []
+    later = FakeClock(datetime(2026, 1, 27, 10, 0, tzinfo=timezone.utc))  # Lee's week (19 Jan) and Sam's (26 Jan) began
+    for _restart in range(2):
+        with running_bot(url, oncall_config(), clock=later) as bot:
+            tick(bot)
+            tick(bot)
+            assert handoff_dms(bot, "U0L1") == [], "no DM for a shift that is over"
+            [dm] = handoff_dms(bot, "U0L2")
+            assert "|Mon 02 Feb 09:00 CET>" in dm.text
+
+
+def test_a_schedule_edited_between_restarts_announces_who_is_on_call_now(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'edited.db'}"
+    with running_bot(url, oncall_config(), clock=FakeClock(WEDNESDAY_NOON)) as bot:
+        tick(bot)
+    edited = oncall_config()
+    payments = edited.schedules["payments"].model_copy(update={"layers": (weekly(("U0L2", "U0EXEC")),)})
+    edited = oncall_config(payments=payments)
+    with running_bot(url, edited.model_copy(update={"schedules": {"payments": payments}}), clock=FakeClock(WEDNESDAY_NOON)) as bot:
+        tick(bot)
+        assert len(handoff_dms(bot, "U0EXEC")) == 1, "the edit put Erin on call now: she hears it at start"
+        # `database` left the config: its timer is finished, nothing about it is sent
+        assert [t.due_at for t in live_timers(bot)] == [NEXT_HANDOFF]
+        assert dms(bot, "U0IC") == []
+
+
+class ShiftedClock:
+    """Real time moved by a fixed amount: the real-time scheduler runs, and a hand-off of January 2026 comes due."""
+
+    def __init__(self, at: datetime) -> None:
+        self.delta = at - datetime.now(timezone.utc)
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.delta
+
+
+def test_the_real_time_scheduler_fires_the_handoff_once(tmp_path: Path) -> None:
+    clock = ShiftedClock(NEXT_HANDOFF - timedelta(seconds=1.5))
+    with running_bot(f"sqlite:///{tmp_path / 'rt.db'}", oncall_config(), clock=clock, tick_seconds=0.25) as bot:
+        assert handoff_dms(bot, "U0L1") == []
+        wait_for(lambda: handoff_dms(bot, "U0L1"), timeout=10, what="the hand-off DM")
+        time.sleep(1.5)
+        assert len(handoff_dms(bot, "U0L1")) == 1
+        assert bot.sim.workspace.usergroups["S0ONCALL"].users == ["U0L1"]
