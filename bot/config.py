@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date, time
+from functools import cached_property
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -14,6 +17,8 @@ SEVERITY_KEY = re.compile(r"^sev[0-9]$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+SCHEDULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SCHEDULE_TARGET = re.compile(r"^schedule:(.*)$")
 TEMPLATE_FIELDS = {"severity", "date", "slug", "id"}
 
 
@@ -77,10 +82,26 @@ DEFAULT_ROLES: tuple[Role, ...] = (
 class Tier(_Strict):
     """One rung of an escalation ladder: who is paged, and how long they have to acknowledge."""
 
+    # User ids (U…), user group ids (S…) and `schedule:<name>` (whoever is on call for that schedule when paged).
     targets: tuple[str, ...] = Field(min_length=1)
     ack_timeout_minutes: float = Field(default=5, gt=0, le=24 * 60)
 
-    _targets = field_validator("targets")(classmethod(lambda cls, value: _slack_people(value)))
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for target in value:
+            named = SCHEDULE_TARGET.match(target)
+            if named is not None:
+                if not SCHEDULE_NAME.match(named.group(1)):
+                    raise ValueError(f"{target!r} does not name a schedule (schedule:<name>)")
+            elif not (SLACK_USER_ID.match(target) or SLACK_GROUP_ID.match(target)):
+                raise ValueError(f"{target!r} is not a Slack user id (U…), user group id (S…) or schedule:<name>")
+        return value
+
+    @property
+    def schedules(self) -> tuple[str, ...]:
+        """The schedules this tier names, in order."""
+        return tuple(m.group(1) for m in map(SCHEDULE_TARGET.match, self.targets) if m is not None)
 
 
 class EscalationPolicy(_Strict):
@@ -93,6 +114,151 @@ class EscalationPolicy(_Strict):
     _contacts = field_validator("escalation_contact")(classmethod(lambda cls, value: _slack_people(value)))
 
 
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ROTATION = re.compile(r"^(daily|weekly|([1-9][0-9]{0,2})([dh]))$")
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _clock(value: str) -> str:
+    if not CLOCK.match(value):
+        raise ValueError(f"{value!r} is not a time of day HH:MM (00:00 to 23:59)")
+    return value
+
+
+def parse_clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+class Restriction(_Strict):
+    """A window a layer covers, on each of `days` from `start` to `end` (local). An end at or before the start runs
+    into the next day (18:00–09:00 is a night; 00:00–00:00 a whole day)."""
+
+    days: tuple[str, ...] = WEEKDAYS
+    start: str
+    end: str
+
+    _times = field_validator("start", "end")(classmethod(lambda cls, value: _clock(value)))
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(f"list at least one day of {', '.join(WEEKDAYS)}")
+        for day in value:
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not one of {', '.join(WEEKDAYS)}")
+        return value
+
+    @cached_property
+    def weekdays(self) -> frozenset[int]:
+        """The days as date.weekday() numbers (Monday is 0)."""
+        return frozenset(WEEKDAYS.index(day) for day in self.days)
+
+    @cached_property
+    def start_time(self) -> time:
+        return parse_clock(self.start)
+
+    @cached_property
+    def end_time(self) -> time:
+        return parse_clock(self.end)
+
+
+class Layer(_Strict):
+    """People taking turns: users[0] from `start` at `handoff` (local), the next one every rotation period."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$")
+    users: tuple[str, ...]
+    # "daily", "weekly", "<N>d" (every N days at the hand-off time) or "<N>h" (every N hours of elapsed time).
+    rotation: str = "weekly"
+    handoff: str = "09:00"
+    start: date
+    restrictions: tuple[Restriction, ...] = ()
+
+    _handoff = field_validator("handoff")(classmethod(lambda cls, value: _clock(value)))
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("a layer needs at least one person (a Slack user id, U…)")
+        for user in value:
+            if not SLACK_USER_ID.match(user):
+                raise ValueError(f"{user!r} is not a Slack user id (U…)")
+        return value
+
+    @field_validator("rotation")
+    @classmethod
+    def _rotation(cls, value: str) -> str:
+        found = ROTATION.match(value)
+        if found is None:
+            raise ValueError(f'{value!r} is not a rotation: "daily", "weekly", "<N>d" or "<N>h" (N from 1)')
+        if found.group(3) == "h" and int(found.group(2)) > 24 * 14:
+            raise ValueError(f"{value!r} is longer than two weeks; use days")
+        return value
+
+    @cached_property
+    def period(self) -> tuple[int, str]:
+        """(N, "d") for a rotation on the local calendar, (N, "h") for one on elapsed time."""
+        if self.rotation == "daily":
+            return 1, "d"
+        if self.rotation == "weekly":
+            return 7, "d"
+        return int(self.rotation[:-1]), self.rotation[-1]
+
+    @cached_property
+    def handoff_time(self) -> time:
+        return parse_clock(self.handoff)
+
+
+class Schedule(_Strict):
+    """An on-call schedule: layers in a time zone; a later layer wins where it covers a time."""
+
+    time_zone: str
+    layers: tuple[Layer, ...] = Field(min_length=1)
+    # The secret in the calendar feed's URL (>= 16 characters), or (better) the environment variable that holds it.
+    calendar_secret: SecretStr | None = Field(default=None, min_length=16)
+    calendar_secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    # A Slack user group kept equal to whoever is on call.
+    usergroup: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
+
+    @field_validator("usergroup")
+    @classmethod
+    def _usergroup(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_GROUP_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack user group id (S…)")
+        return value
+
+    @field_validator("layers")
+    @classmethod
+    def _layer_names(cls, value: tuple[Layer, ...]) -> tuple[Layer, ...]:
+        names = [layer.name for layer in value]
+        if len(set(names)) != len(names):
+            raise ValueError("layer names must be unique within a schedule")
+        if "override" in names:
+            raise ValueError('"override" is reserved for overrides; name the layer otherwise')
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> "Schedule":
+        if self.calendar_secret is not None and self.calendar_secret_env is not None:
+            raise ValueError("set at most one of calendar_secret or calendar_secret_env")
+        return self
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
 
 ALERT_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -254,6 +420,16 @@ class IncidentConfig(_Strict):
     # Prompt the IC to escalate when a runbook has run this long with the incident still in its first status.
     runbook_escalation_minutes: float = Field(default=15, gt=0)
     alerts: Alerts = Alerts()
+    # On-call schedules by name; escalation tiers page them as `schedule:<name>`.
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedule_names(cls, value: dict[str, Schedule]) -> dict[str, Schedule]:
+        for name in value:
+            if not SCHEDULE_NAME.match(name):
+                raise ValueError(f"{name!r} is not a schedule name (lowercase letters, digits, - and _)")
+        return value
 
     @field_validator("severities")
     @classmethod
@@ -310,6 +486,12 @@ class IncidentConfig(_Strict):
         for key, severity in self.severities.items():
             if self.escalation_policies and severity.page and severity.policy not in self.escalation_policies:
                 raise ValueError(f"severities.{key}.policy {severity.policy!r} is not one of the escalation_policies")
+        for name, policy in self.escalation_policies.items():
+            for index, tier in enumerate(policy.tiers):
+                for schedule in tier.schedules:
+                    if schedule not in self.schedules:
+                        raise ValueError(f"escalation_policies.{name}.tiers.{index}.targets names schedule "
+                                         f"{schedule!r}, which is not one of the schedules")
         for service, policy in self.service_policies.items():
             if policy not in self.escalation_policies:
                 raise ValueError(f"service_policies.{service} names {policy!r}, which is not one of the escalation_policies")

@@ -358,3 +358,26 @@ class AlertEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     summary: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OncallOverride(Base):
+    """Someone covers a schedule for a while, on top of every layer; the newest wins where overrides overlap.
+    Removing one keeps the row (removed_at) so the history of who covered stays."""
+
+    __tablename__ = "oncall_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(32))
+    # Who was on the rota when the override was made (for the hand-off message), if anyone.
+    replaced_user_id: Mapped[str | None] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(32))
+    # A retried Slack command carries the same key and must not add the override twice.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+    __table_args__ = (Index("ix_oncall_overrides_schedule_ends", "schedule", "ends_at"),)
