@@ -223,8 +223,9 @@ class OncallRota(Base):
 
 
 class OncallHandoff(Base):
-    """A hand-off sevbot recorded (and announced): unique per schedule and instant, so however often a timer fires,
-    whichever replica fires it, the incoming person hears of a shift once."""
+    """A hand-off sevbot recorded (and announced): unique per schedule, instant and person, so however often a timer
+    fires, whichever replica fires it, the incoming person hears of a shift once (and a config edit that puts someone
+    else on the same shift is a new hand-off)."""
 
     __tablename__ = "oncall_handoffs"
 
@@ -236,7 +237,7 @@ class OncallHandoff(Base):
     previous_user_id: Mapped[str | None] = mapped_column(String(32))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("uq_oncall_handoffs_schedule_at", "schedule", "at", unique=True),)
+    __table_args__ = (Index("uq_oncall_handoffs_shift", "schedule", "at", "user_id", unique=True),)
 
 
 class Page(Base):

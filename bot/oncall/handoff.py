@@ -195,7 +195,20 @@ def handoff_text(session: Session, deps: Deps, name: str, schedule: Any, user: s
 
 
 def inherited(session: Session, deps: Deps) -> list[str]:
-    """What the incoming person takes over: the open incidents and the pages still waiting for an acknowledgement."""
+    """What the incoming person takes over: the open incidents and the pages still waiting for an acknowledgement.
+
+    Read once per transaction: a tick handing off many schedules at once (every team at 09:00 Monday) lists the
+    same incidents for each."""
+    cached = session.info.get(_INHERITED)
+    if cached is None:
+        cached = session.info[_INHERITED] = _inherited(session, deps)
+    return list(cached)
+
+
+_INHERITED = "oncall_inherited"
+
+
+def _inherited(session: Session, deps: Deps) -> list[str]:
     config = deps.config
     incidents = list(session.scalars(select(Incident).where(Incident.status != config.closed_status)
                                      .order_by(Incident.id.desc()).limit(MAX_LISTED + 1)))
@@ -207,7 +220,7 @@ def inherited(session: Session, deps: Deps) -> list[str]:
             where = f"<#{incident.channel_id}>" if incident.channel_id else "_channel pending_"
             lines.append(f"• *{human_id(incident.id)}* {label} · {escape_mrkdwn(truncate(one_line(incident.title), 100))} · {where}")
         if len(incidents) > MAX_LISTED:
-            lines.append(f"• … and more: `/incident list`")
+            lines.append("• … and more: `/incident list`")
     else:
         lines.append("No open incidents.")
     incident_pages = list(session.execute(

@@ -38,13 +38,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('oncall_handoffs', schema=None) as batch_op:
-        batch_op.create_index('uq_oncall_handoffs_schedule_at', ['schedule', 'at'], unique=True)
+        batch_op.create_index('uq_oncall_handoffs_shift', ['schedule', 'at', 'user_id'], unique=True)
 
 
 def downgrade() -> None:
     # The hand-off timers point at the rota rows: they go with them.
     op.execute("DELETE FROM timers WHERE kind = 'oncall_handoff'")
     with op.batch_alter_table('oncall_handoffs', schema=None) as batch_op:
-        batch_op.drop_index('uq_oncall_handoffs_schedule_at')
+        batch_op.drop_index('uq_oncall_handoffs_shift')
     op.drop_table('oncall_handoffs')
     op.drop_table('oncall_rotas')
