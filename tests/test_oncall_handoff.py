@@ -126,3 +126,85 @@ def test_the_real_time_scheduler_fires_the_handoff_once(tmp_path: Path) -> None:
         time.sleep(1.5)
         assert len(handoff_dms(bot, "U0L1")) == 1
         assert bot.sim.workspace.usergroups["S0ONCALL"].users == ["U0L1"]
+
+
+CRASH_CONFIG = """
+[schedules.payments]
+time_zone = "UTC"
+calendar_secret = "crash-test-calendar-secret"
+[[schedules.payments.layers]]
+name = "primary"
+users = ["U0L2"]
+rotation = "weekly"
+handoff = "09:00"
+start = 2026-01-05
+"""
+
+
+def test_sigkill_before_and_after_a_handoff_sends_its_dm_exactly_once(tmp_path: Path) -> None:
+    """A real `sevbot serve`: killed (SIGKILL) before a hand-off, restarted after it: the DM goes out, once; killed
+    again once it has, and restarted: no second DM. The hand-off is the end of a cover Lee took (an override row
+    ending a few seconds from now): Sam is on call again."""
+    import os
+    import signal
+    import subprocess
+
+    from sqlalchemy import create_engine, func, insert
+
+    from bot.db.migrate import upgrade
+    from bot.db.models import OncallOverride
+    from bot.settings import load_settings
+    from bot.slack_sim import SlackSimulator, Workspace
+    from tests.harness import BOT_TOKEN, SIGNING_SECRET
+    from tests.test_cli import SEVBOT, _env, _free_port, _healthy
+
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    upgrade(load_settings(database_url=url).database_url)
+    config = tmp_path / "sevbot.toml"
+    config.write_text(CRASH_CONFIG, encoding="utf-8")
+    engine = create_engine(load_settings(database_url=url).database_url)
+    now = datetime.now(timezone.utc)
+    handoff = now + timedelta(seconds=15)
+    with engine.begin() as conn:
+        conn.execute(insert(OncallOverride.__table__).values(
+            schedule="payments", user_id="U0L1", replaced_user_id="U0L2", starts_at=now - timedelta(hours=1), ends_at=handoff,
+            created_by="U0L1", created_at=now - timedelta(hours=1)))
+    sim = SlackSimulator(Workspace().seed_default(), bot_token=BOT_TOKEN).start()
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        port = _free_port()
+        log = (tmp_path / f"{name}.log").open("w")
+        process = subprocess.Popen([*SEVBOT, "serve"], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=_env(
+            tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=sim.api_url,
+            SEVBOT_PORT=str(port), SEVBOT_REPLICA_ID="replica-a", SEVBOT_CONFIG=str(config)))
+        wait_for(lambda: _healthy(port), timeout=30, what=f"{name} healthy")
+        return process
+
+    def handoff_dms_to(user: str) -> int:
+        return sum("you are now on call for *payments*" in c.args.get("text", "") and c.args.get("channel") == user and c.ok
+                   for c in sim.calls_to("chat.postMessage"))
+
+    try:
+        first = start("before-handoff")
+        assert datetime.now(timezone.utc) < handoff - timedelta(seconds=3), "started too slowly for this scenario"
+        time.sleep(max(0.0, (handoff - timedelta(seconds=2) - datetime.now(timezone.utc)).total_seconds()))
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        assert handoff_dms_to("U0L2") == 0, "killed before the hand-off"
+        time.sleep(max(0.0, (handoff + timedelta(seconds=1) - datetime.now(timezone.utc)).total_seconds()))
+        second = start("after-handoff")
+        wait_for(lambda: handoff_dms_to("U0L2") >= 1, timeout=15, what="the hand-off DM after the restart")
+        time.sleep(1)
+        os.kill(second.pid, signal.SIGKILL)
+        second.wait(timeout=10)
+        third = start("again")
+        time.sleep(3)
+        third.terminate()
+        third.wait(timeout=15)
+        assert handoff_dms_to("U0L2") == 1 and handoff_dms_to("U0L1") == 0
+        with engine.connect() as conn:
+            recorded = conn.scalar(select(func.count()).select_from(OncallHandoff).where(OncallHandoff.user_id == "U0L2"))
+        assert recorded == 1
+    finally:
+        sim.stop()
+        engine.dispose()
