@@ -101,12 +101,22 @@ def test_a_repeated_command_adds_one_cover(oncall_bot: Bot) -> None:
     assert len(overrides(bot)) == 1
 
 
-def _click(bot: Bot, user: str, value: str) -> Any:
-    """A click on Remove as Slack sends it (each click its own trigger and response_url, as a double click is)."""
-    ws = bot.sim.workspace
+def _clicks(bot: Bot, user: str, value: str, times: int) -> list[Any]:
+    """Clicks on Remove as Slack sends them: each its own trigger and response_url, as a double click is, all made
+    from the list as it was shown (the redraw after the first must not hide the button from the second)."""
+    ws, driver = bot.sim.workspace, bot.slack
     eph = next(e for e in reversed(ws.ephemerals) if e.user == user and any(
         (b.get("accessory") or {}).get("value") == value for b in e.blocks))
-    return bot.slack.click_ephemeral(user, eph.channel, eph.message_ts, ActionId.ONCALL_REMOVE_OVERRIDE, value)
+    block = next(b for b in eph.blocks if (b.get("accessory") or {}).get("value") == value)
+    payloads = [{
+        "type": "block_actions", "user": driver._user(user), "api_app_id": "A0SEVBOT", "token": "sim-verification-token",  # noqa: SLF001
+        "container": {"type": "message", "message_ts": eph.message_ts, "channel_id": eph.channel, "is_ephemeral": True},
+        "trigger_id": bot.sim.issue_trigger(user), "team": driver._team(), "enterprise": None, "is_enterprise_install": False,  # noqa: SLF001
+        "channel": {"id": eph.channel, "name": driver._channel_name(eph.channel)}, "state": {"values": {}},  # noqa: SLF001
+        "response_url": bot.sim.issue_response_url(eph.channel, user, eph.message_ts),
+        "actions": [driver._action(block, block["accessory"], ActionId.ONCALL_REMOVE_OVERRIDE, value)],  # noqa: SLF001
+    } for _ in range(times)]
+    return [driver._post_payload(payload) for payload in payloads]  # noqa: SLF001
 
 
 def test_overrides_list_remove_redraws_and_a_double_click_removes_once(oncall_bot: Bot) -> None:
@@ -119,8 +129,7 @@ def test_overrides_list_remove_redraws_and_a_double_click_removes_once(oncall_bo
     buttons = [b["accessory"] for b in listing.blocks if b.get("accessory")]
     assert [b["action_id"] for b in buttons] == [ActionId.ONCALL_REMOVE_OVERRIDE] * 2
     payments = next(b["accessory"]["value"] for b in listing.blocks if b.get("accessory") and "*payments*" in b["text"]["text"])
-    assert _click(bot, "U0L2", payments).status == 200
-    assert _click(bot, "U0L2", payments).status == 200  # the double click, before or after the redraw
+    assert [r.status for r in _clicks(bot, "U0L2", payments, 2)] == [200, 200]  # a double click
     wait_for(lambda: sum(p.body.get("replace_original") is True for p in bot.sim.workspace.response_posts) == 2, what="two redraws")
     [removed] = [r for r in overrides(bot) if r.schedule == "payments"]
     assert removed.removed_at is not None and removed.removed_by == "U0L2"
@@ -128,7 +137,6 @@ def test_overrides_list_remove_redraws_and_a_double_click_removes_once(oncall_bo
     assert sum("Removed <@U0IC>'s cover on *payments*" in n for n in notices) == 1
     assert sum("already removed" in n for n in notices) == 1
     assert all("On-call overrides (1)" in n for n in notices), "the list is redrawn without the removed cover"
-    assert listing.text != bot.sim.workspace.ephemerals[bot.sim.workspace.ephemerals.index(listing)].text or listing.deleted is False
     assert "<@U0L2> until" in bot.say("U0L2", "oncall", "C0GENERAL"), "the rota applies again"
 
 

@@ -230,3 +230,27 @@ def test_offset_clock_only_moves_forward() -> None:
     assert clock.time() == 1_300.0 and clock.offset == timedelta(minutes=5)
     with pytest.raises(ValueError):
         clock.advance(-1)
+
+
+def test_the_seeded_schedule_answers_oncall_and_a_fast_forward_brings_a_handoff_dm(sandbox: Sandbox) -> None:
+    """The sandbox's `checkout` schedule (Lee and Sam weekly, Ines in Berlin business hours): `/incident oncall` as
+    Lee, in his New York time; fast-forwarding past the next hand-off brings the incoming person's DM."""
+    status, body = _request(sandbox, "/api/send", {"user": "U0L1", "channel": "C0GENERAL", "text": "/incident oncall"})
+    assert status == 200 and body["ok"], body
+    answer = wait_for(lambda: next((e["text"] for e in _state(sandbox, "U0L1", "C0GENERAL")["channel"]["ephemerals"]
+                                    if "On call now" in e["text"]), None), what="the on-call answer")
+    assert "*checkout*:" in answer and ("EST" in answer or "EDT" in answer), answer
+
+    def handoff_dms() -> list[str]:
+        found = []
+        for user in ("U0L1", "U0L2", "U0IC"):
+            channel = sandbox.sim.workspace.dm_channel(user)
+            found += [m.text for m in (sandbox.sim.workspace.messages(channel.id) if channel else [])
+                      if "you are now on call for *checkout*" in m.text]
+        return found
+
+    assert handoff_dms() == []
+    # 10 hours pass at least one hand-off whenever the sandbox runs: the weekly one (15-30 minutes after start) or a
+    # business-hours boundary (09:00, 17:00 Berlin).
+    assert _request(sandbox, "/api/fast_forward", {"user": "U0L1", "minutes": 600})[1]["ok"]
+    wait_for(handoff_dms, what="a hand-off DM")

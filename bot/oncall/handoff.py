@@ -20,16 +20,18 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.deps import Deps
-from bot.core.outbox import enqueue
-from bot.db.models import AlertGroup, Incident, OncallHandoff, OncallRota, Page, Timer
+from bot.core.outbox import enqueue, enqueue_keyed
+from bot.db.engine import note_queued
+from bot.db.models import AlertGroup, Incident, OncallHandoff, OncallOverride, OncallRota, Page, Timer
+from bot.db.types import UTCDateTime
 from bot.domain.incident import human_id
 from bot.domain.text import escape_mrkdwn, one_line, truncate
-from bot.oncall.overrides import active_overrides
+from bot.oncall.overrides import active_overrides, window
 from bot.oncall.rotation import OverrideWindow, Shift, next_handoff, schedule_shifts
 from bot.oncall.show import slack_date
 from bot.scheduler import timers
@@ -40,6 +42,7 @@ ONCALL_HANDOFF = "oncall_handoff"
 USERGROUP_SYNC = "oncall_usergroup"
 # How far back the current person's run is traced, and how far ahead overrides are read for the next hand-off.
 LOOK_BACK = timedelta(days=35)
+SHORT_LOOK_BACK = timedelta(days=8)
 LOOK_AHEAD = timedelta(days=62)
 # The DM lists at most this many open incidents and pages (Block Kit's 50-block limit is far above; readability isn't).
 MAX_LISTED = 15
@@ -64,11 +67,21 @@ def overrides_near(session: Session, name: str, now: datetime) -> list[OverrideW
 
 
 def current_run(schedule: Any, now: datetime, overrides: Sequence[OverrideWindow]) -> Run:
-    shifts = sorted(schedule_shifts(schedule, now - LOOK_BACK, now + timedelta(seconds=1), overrides), key=lambda s: s.start)
+    """Traced back over a short window first (most runs are a day or a week), the whole LOOK_BACK only when the run
+    reaches the window's edge."""
+    for back in (SHORT_LOOK_BACK, LOOK_BACK):
+        run = _run_within(schedule, now, overrides, now - back)
+        if run.since > now - back or back == LOOK_BACK:
+            return run
+    raise AssertionError("unreachable")
+
+
+def _run_within(schedule: Any, now: datetime, overrides: Sequence[OverrideWindow], start: datetime) -> Run:
+    shifts = sorted(schedule_shifts(schedule, start, now + timedelta(seconds=1), overrides), key=lambda s: s.start)
     index = next((i for i, shift in enumerate(shifts) if shift.start <= now < shift.end), None)
     if index is None:  # a gap: since the last shift before now ended
         ended = [shift.end for shift in shifts if shift.end <= now]
-        return Run(None, max(ended) if ended else now - LOOK_BACK, None)
+        return Run(None, max(ended) if ended else start, None)
     shift = shifts[index]
     since = shift.start
     for earlier in reversed(shifts[:index]):
@@ -147,40 +160,76 @@ def sync_all(deps: Deps) -> int:
 
 
 def handoff_due(deps: Deps, session: Session, timer: Timer) -> None:
-    """Tick handler: record the hand-off in force now (once), tell the incoming person, re-arm for the next one."""
+    """Tick handler: record the hand-off in force now (once), tell the incoming person, re-arm for the next one.
+
+    A tick may hand off hundreds of schedules in one transaction (every team at 09:00 on Monday): the rota rows and
+    the overrides are read once per transaction, the hand-off and the DM are single keyed inserts, and the session is
+    flushed once at commit."""
     now = deps.clock.now()
-    rota = session.get(OncallRota, timer.ref_id)
-    schedule = deps.config.schedules.get(rota.schedule) if rota is not None else None
-    if rota is None or schedule is None:  # the schedule left the config: its timer ends
-        timer.done_at = now
-        return
-    overrides = overrides_near(session, rota.schedule, now)
-    run = current_run(schedule, now, overrides)
-    upcoming = next_change(schedule, now, overrides)
-    if (rota.user_id, rota.since) != (run.user, run.since):
-        _record(session, deps, rota, schedule, run, upcoming, now)
-    timer.fired += 1
-    timer.fence += 1
-    if upcoming is None:
-        timer.done_at = now
-    else:
-        timer.due_at = upcoming
+    with session.no_autoflush:
+        rota = _tick_rotas(session).get(timer.ref_id)
+        schedule = deps.config.schedules.get(rota.schedule) if rota is not None else None
+        if rota is None or schedule is None:  # the schedule left the config: its timer ends
+            timer.done_at = now
+            return
+        overrides = _tick_overrides(session, now).get(rota.schedule, [])
+        run = current_run(schedule, now, overrides)
+        upcoming = next_change(schedule, now, overrides)
+        if (rota.user_id, rota.since) != (run.user, run.since):
+            _record(session, deps, rota, schedule, run, upcoming, now)
+        timer.fired += 1
+        timer.fence += 1
+        if upcoming is None:
+            timer.done_at = now
+        else:
+            timer.due_at = upcoming
+
+
+_ROTAS = "oncall_rotas"
+_OVERRIDES = "oncall_overrides"
+
+
+def _tick_rotas(session: Session) -> dict[int, OncallRota]:
+    """Every rota row, read once per transaction (one row per configured schedule)."""
+    rotas = session.info.get(_ROTAS)
+    if rotas is None:
+        rotas = session.info[_ROTAS] = {rota.id: rota for rota in session.scalars(select(OncallRota))}
+    return rotas  # type: ignore[no-any-return]
+
+
+def _tick_overrides(session: Session, now: datetime) -> dict[str, list[OverrideWindow]]:
+    """Every schedule's overrides near now, read once per transaction (the tick adds none meanwhile)."""
+    found = session.info.get(_OVERRIDES)
+    if found is None:
+        found = {}
+        rows = session.scalars(select(OncallOverride).where(
+            OncallOverride.removed_at.is_(None), OncallOverride.starts_at < now + LOOK_AHEAD, OncallOverride.ends_at > now - LOOK_BACK,
+        ).order_by(OncallOverride.created_at, OncallOverride.id))
+        for row in rows:
+            found.setdefault(row.schedule, []).append(window(row))
+        session.info[_OVERRIDES] = found
+    return found  # type: ignore[no-any-return]
+
+
+_INSERT_HANDOFF = text(
+    "INSERT INTO oncall_handoffs (schedule, at, user_id, previous_user_id, recorded_at) "
+    "VALUES (:schedule, :at, :user_id, :previous_user_id, :now) ON CONFLICT DO NOTHING RETURNING id"
+).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
 
 
 def _record(session: Session, deps: Deps, rota: OncallRota, schedule: Any, run: Run, until: datetime | None,
             now: datetime) -> None:
     previous = rota.user_id
-    try:
-        with session.begin_nested():
-            session.add(OncallHandoff(schedule=rota.schedule, at=run.since, user_id=run.user, previous_user_id=previous,
-                                      recorded_at=now))
-        announce = True
-    except IntegrityError:  # this very shift was announced before (e.g. a cover ended and the rota's person is back)
-        announce = False
+    connection = session.connection()
+    # None: this very shift of this person was announced before (e.g. a cover was removed and the rota's person
+    # is back on the shift they were told about).
+    inserted = connection.execute(_INSERT_HANDOFF, {"schedule": rota.schedule, "at": run.since, "user_id": run.user,
+                                                    "previous_user_id": previous, "now": now}).scalar()
     rota.user_id, rota.since = run.user, run.since
-    if announce and run.user is not None:
-        enqueue(session, deps.clock, kind="dm", dedupe_key=f"oncall_handoff:{rota.schedule}:{run.since.isoformat()}",
-                payload={"user": run.user, "text": handoff_text(session, deps, rota.schedule, schedule, run.user, until)})
+    if inserted is not None and run.user is not None:
+        enqueue_keyed(connection, now, kind="dm", incident_id=None, dedupe_key=f"oncall_handoff:{rota.schedule}:{run.since.isoformat()}:{run.user}",
+                      payload={"user": run.user, "text": handoff_text(session, deps, rota.schedule, schedule, run.user, until)})
+        note_queued(session, None)
     if getattr(schedule, "usergroup", None) and run.user is not None and run.user != previous:
         enqueue(session, deps.clock, kind=USERGROUP_SYNC, payload={"schedule": rota.schedule})
 
