@@ -129,7 +129,9 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
                     counts[str(call.args.get("channel"))] += 1
         cpu = proc_cpu(bot.pid) - cpu0 if bot.alive() else float("nan")
         mem_after = proc_status(bot.pid) if bot.alive() else {}
-        log = bot.log_counts(warnings=True)
+        log: dict[str, Any] = dict(bot.log_counts(warnings=True))
+        log["warnings_and_errors"] = [line for line in bot.log_path.read_text(errors="replace").splitlines()
+                                      if " WARNING " in line or " ERROR " in line][:10]
         rc = bot.stop()
         if rc not in (0, None):
             problems.append(f"sevbot serve exited {rc} on SIGTERM")
@@ -191,6 +193,8 @@ def print_report(r: dict[str, Any]) -> None:
           f"{r['rss_mib']['after'] or 0:.0f} after (HWM {r['rss_mib']['hwm'] or 0:.0f})")
     log = r["serve_log"]
     print(f"  serve log: {log.get('error_lines', 0)} ERROR, {log.get('warning_lines', 0)} WARNING lines, {log.get('tracebacks', 0)} tracebacks")
+    for line in log.get("warnings_and_errors", [])[:5]:
+        print(f"    {line[:200]}")
     print_problems(r["problems"])
 
 

@@ -16,19 +16,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, select, text, update
+from sqlalchemy import and_, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.deps import Deps
-from bot.core.outbox import enqueue, enqueue_keyed
+from bot.core.outbox import enqueue
 from bot.db.engine import note_queued
-from bot.db.models import AlertGroup, Incident, OncallHandoff, OncallOverride, OncallRota, Page, Timer
-from bot.db.types import UTCDateTime
+from bot.db.models import AlertGroup, Incident, OncallHandoff, OncallOverride, OncallRota, OutboxItem, Page, Timer
 from bot.domain.incident import human_id
 from bot.domain.text import escape_mrkdwn, one_line, truncate
 from bot.oncall.overrides import active_overrides, window
@@ -211,30 +211,56 @@ def _tick_overrides(session: Session, now: datetime) -> dict[str, list[OverrideW
     return found  # type: ignore[no-any-return]
 
 
-_INSERT_HANDOFF = text(
-    "INSERT INTO oncall_handoffs (schedule, at, user_id, previous_user_id, recorded_at) "
-    "VALUES (:schedule, :at, :user_id, :previous_user_id, :now) ON CONFLICT DO NOTHING RETURNING id"
-).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
+_PENDING = "oncall_pending_handoffs"
 
 
 def _record(session: Session, deps: Deps, rota: OncallRota, schedule: Any, run: Run, until: datetime | None,
             now: datetime) -> None:
+    """Note the hand-off and its DM; they are written together just before the transaction commits (`_write`), a
+    few statements for the whole tick batch rather than two round trips per schedule."""
     previous = rota.user_id
-    connection = session.connection()
-    # None: this very shift of this person was announced before (e.g. a cover was removed and the rota's person
-    # is back on the shift they were told about).
-    inserted = connection.execute(_INSERT_HANDOFF, {"schedule": rota.schedule, "at": run.since, "user_id": run.user,
-                                                    "previous_user_id": previous, "now": now}).scalar()
     rota.user_id, rota.since = run.user, run.since
-    if inserted is not None and run.user is not None:
-        enqueue_keyed(connection, now, kind="dm", incident_id=None, dedupe_key=f"oncall_handoff:{rota.schedule}:{run.since.isoformat()}:{run.user}",
-                      payload={"user": run.user, "text": handoff_text(session, deps, rota.schedule, schedule, run.user, until)})
-        note_queued(session, None)
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session, "before_commit", _write, once=True)
+    text_ = handoff_text(session, deps, rota.schedule, schedule, run.user, until) if run.user is not None else None
+    pending.append(({"schedule": rota.schedule, "at": run.since, "user_id": run.user, "previous_user_id": previous,
+                     "recorded_at": now}, text_))
+    if run.user is not None:
+        note_queued(session, None)  # the commit may queue a DM: the tick delivers after it
     if getattr(schedule, "usergroup", None) and run.user is not None and run.user != previous:
         enqueue(session, deps.clock, kind=USERGROUP_SYNC, payload={"schedule": rota.schedule})
 
 
-def handoff_text(session: Session, deps: Deps, name: str, schedule: Any, user: str, until: datetime | None) -> str:
+def _write(session: Session) -> None:
+    """The noted hand-offs, inserted unless already there (unique per schedule, instant and person: a hand-off is
+    recorded once whoever fires it), and a DM for each one that was new. A hand-off already recorded (a cover was
+    removed, and the rota's person is back on the shift they were told about) gets no second DM."""
+    pending: list[tuple[dict[str, Any], str | None]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    connection = session.connection()
+    upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    handoffs = OncallHandoff.__table__
+    inserted = {(row.schedule, _utc(row.at), row.user_id) for row in connection.execute(
+        upsert(handoffs).on_conflict_do_nothing().returning(handoffs.c.schedule, handoffs.c.at, handoffs.c.user_id),
+        [row for row, _text in pending])}
+    now = pending[0][0]["recorded_at"]
+    dms = [{"incident_id": None, "kind": "dm", "payload": {"user": row["user_id"], "text": text_},
+            "dedupe_key": f"oncall_handoff:{row['schedule']}:{row['at'].isoformat()}:{row['user_id']}", "created_at": now,
+            "due_at": now, "attempts": 0}
+           for row, text_ in pending if text_ is not None and (row["schedule"], row["at"], row["user_id"]) in inserted]
+    if dms:
+        outbox = OutboxItem.__table__
+        connection.execute(upsert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key]), dms)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
+def handoff_text(session: Session, deps: Deps, name: str, schedule: Any, user: str | None, until: datetime | None) -> str:
     zone = schedule_zone(schedule)
     when = f"until {slack_date(until, zone)}" if until is not None else "with no hand-off planned"
     lines = [f":pager: <@{user}>, you are now on call for *{escape_mrkdwn(name)}* {when}."]
