@@ -30,6 +30,16 @@ def _alert_tokens(config: IncidentConfig) -> list[str]:
         return []
 
 
+def _calendar_secrets(config: IncidentConfig) -> list[str]:
+    """The schedules' calendar feed secrets (they are in feed URLs), for the log redaction."""
+    from bot.oncall.feed import MissingSecret, calendar_secrets
+
+    try:
+        return list(calendar_secrets(config).values())
+    except MissingSecret:
+        return []
+
+
 def cmd_migrate(_args: argparse.Namespace) -> int:
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
@@ -58,7 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime, StartupError
 
     settings, config = _load()
-    logs.configure(args.log_level, _secrets(settings) + _alert_tokens(config), settings.sevbot_log_format)
+    logs.configure(args.log_level, _secrets(settings) + _alert_tokens(config) + _calendar_secrets(config),
+                   settings.sevbot_log_format)
     # Hand the GIL over more often (default 5 ms): a request thread waiting to ack should not queue behind
     # background provisioning for whole 5 ms slices. Throughput cost is small; ack latency drops.
     sys.setswitchinterval(0.001)
