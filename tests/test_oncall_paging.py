@@ -136,3 +136,15 @@ def test_an_alert_page_pages_the_person_on_call_too(oncall_alert_bot: Bot) -> No
     assert "Paged tier 2 (round 1): <@U0IC> (on call for primary)" in summaries
     assert any("paged" in t.lower() for t in _texts(bot, "U0IC"))
     assert not any("paged" in t.lower() for t in _texts(bot, "U0L2")), "Monday's person is not on call on Tuesday"
+
+
+def test_the_home_tab_shows_who_a_schedule_in_tier_1_reaches_now(database_url: str, oncall_clock: FakeClock) -> None:
+    from tests.test_home import open_home, text_of
+
+    ladders = {"default": LADDER, "primary": EscalationPolicy(tiers=(Tier(targets=("schedule:primary", "U0EXEC")),))}
+    config = paging_config(escalation_policies=ladders, schedules=SCHEDULES)
+    with running_bot(database_url, config, clock=oncall_clock) as bot:
+        text = text_of(open_home(bot, "U0L1"))
+    assert "*default*: nobody on call for weekend" in text
+    assert "*primary*: <@U0IC> (on call for primary), <@U0EXEC>" in text
+    assert "schedule:" not in text

@@ -43,11 +43,18 @@ def skip_unstaffed(page: Page, now: datetime) -> list[str]:
 
 def describe_targets(page: Page, targets: list[str]) -> str:
     """Mentions of who a tier pages, each person chosen by a schedule marked: "<@U0LEE> (on call for payments)"."""
+    return describe(targets, page.policy["tiers"][page.tier].get("on_call", []))
+
+
+def describe(targets: list[str], on_call: list[dict[str, Any]]) -> str:
+    """`targets` as mentions, marking who a schedule chose, and naming the schedules with nobody on call."""
     why: dict[str, list[str]] = {}
-    for choice in page.policy["tiers"][page.tier].get("on_call", []):
+    for choice in on_call:
         if choice["user"]:
             why.setdefault(choice["user"], []).append(choice["schedule"])
-    return ", ".join(mention(t) + (f" (on call for {', '.join(why[t])})" if t in why else "") for t in targets)
+    parts = [mention(t) + (f" (on call for {', '.join(why[t])})" if t in why else "") for t in targets]
+    empty = [choice["schedule"] for choice in on_call if not choice["user"]]
+    return ", ".join(parts + ([f"nobody on call for {', '.join(empty)}"] if empty else []))
 
 
 def tier_timeout(page: Page) -> timedelta:
