@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.config import EscalationPolicy, Schedule, Tier
 from bot.db.models import AlertEvent, Page
 from bot.oncall.overrides import add_override
-from tests.alerts_harness import alerts_config, am_payload, dms, post_alert, tick
+from tests.alerts_harness import alert_messages, alerts_config, am_payload, dms, post_alert, tick
 from tests.harness import Bot, FakeClock, paging_config, running_bot
 
 TUESDAY = datetime(2027, 1, 5, 10, 0, tzinfo=timezone.utc)
@@ -136,6 +136,26 @@ def test_an_alert_page_pages_the_person_on_call_too(oncall_alert_bot: Bot) -> No
     assert "Paged tier 2 (round 1): <@U0IC> (on call for primary)" in summaries
     assert any("paged" in t.lower() for t in _texts(bot, "U0IC"))
     assert not any("paged" in t.lower() for t in _texts(bot, "U0L2")), "Monday's person is not on call on Tuesday"
+    shown = [m.text + str(m.blocks) for m in alert_messages(bot)]
+    assert any("Nobody on call for weekend" in t and "Paged <@U0IC>" in t for t in shown), shown
+
+
+@pytest.fixture
+def nobody_alert_bot(database_url: str, oncall_clock: FakeClock) -> Iterator[Bot]:
+    ladder = EscalationPolicy(tiers=(Tier(targets=("schedule:weekend",)),))
+    config = alerts_config().model_copy(update={"escalation_policies": {"default": ladder}, "schedules": SCHEDULES})
+    with running_bot(database_url, config, clock=oncall_clock) as running:
+        yield running
+
+
+def test_an_alert_nobody_is_on_call_for_says_so_in_its_message(nobody_alert_bot: Bot) -> None:
+    bot = nobody_alert_bot
+    assert post_alert(bot.runtime.url, "am", am_payload()).status == 200
+    bot.settled()
+    shown = [m.text + str(m.blocks) for m in alert_messages(bot)]
+    assert any("Nobody on call for weekend: nobody could be paged" in t for t in shown), shown
+    with bot.db.unit_of_work() as session:
+        assert session.scalars(select(Page)).all() == []
 
 
 def test_the_home_tab_shows_who_a_schedule_in_tier_1_reaches_now(database_url: str, oncall_clock: FakeClock) -> None:
