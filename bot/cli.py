@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from bot import logs
 from bot.command_line import CliError, load_settings_and_config as _load, prepare_sqlite_dir as _prepare_sqlite_dir, safe_url as _safe_url
@@ -26,6 +27,16 @@ def _alert_tokens(config: IncidentConfig) -> list[str]:
     try:
         return list(source_tokens(config).values())
     except MissingToken:
+        return []
+
+
+def _calendar_secrets(config: IncidentConfig) -> list[str]:
+    """The schedules' calendar feed secrets (they are in feed URLs), for the log redaction."""
+    from bot.oncall.feed import MissingSecret, calendar_secrets
+
+    try:
+        return list(calendar_secrets(config).values())
+    except MissingSecret:
         return []
 
 
@@ -57,7 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime, StartupError
 
     settings, config = _load()
-    logs.configure(args.log_level, _secrets(settings) + _alert_tokens(config), settings.sevbot_log_format)
+    logs.configure(args.log_level, _secrets(settings) + _alert_tokens(config) + _calendar_secrets(config),
+                   settings.sevbot_log_format)
     # Hand the GIL over more often (default 5 ms): a request thread waiting to ack should not queue behind
     # background provisioning for whole 5 ms slices. Throughput cost is small; ack latency drops.
     sys.setswitchinterval(0.001)
@@ -131,6 +143,74 @@ def cmd_runbooks_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedules_check(args: argparse.Namespace) -> int:
+    """Gaps (times no layer covers) in the next weeks of every schedule, as `file:line: key: gap …` lines."""
+    from datetime import datetime, time, timezone
+    from pathlib import Path
+
+    from bot.config import ConfigError, load_config
+    from bot.oncall.report import gap_problems
+    from bot.settings import SettingsError, load_settings
+
+    if args.file:
+        path = Path(args.file)
+    else:
+        try:
+            path = load_settings().sevbot_config  # type: ignore[assignment]
+        except SettingsError as exc:
+            raise CliError(str(exc)) from None
+        if path is None:
+            raise CliError("SEVBOT_CONFIG: not set; name the policy file: sevbot schedules check <file>")
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    start = (datetime.combine(args.start, time(), tzinfo=timezone.utc) if args.start is not None
+             else datetime.now(timezone.utc))
+    problems = gap_problems(str(path), path.read_text(encoding="utf-8"), config, start, args.weeks)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"sevbot: {len(problems)} gap(s) in the next {args.weeks} week(s) in {path}", file=sys.stderr)
+        return 1
+    print(f"sevbot: {len(config.schedules)} schedule(s) OK, no gaps in the next {args.weeks} week(s) in {path}")
+    return 0
+
+
+def cmd_oncall_show(args: argparse.Namespace) -> int:
+    """A schedule's shifts (overrides from the database included) from now, as a table."""
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from bot.db.engine import Database
+    from bot.oncall.lookup import final_rota
+    from bot.oncall.report import shift_table
+
+    settings, config = _load()
+    schedule = config.schedules.get(args.schedule)
+    if schedule is None:
+        known = ", ".join(config.schedules) or "none are configured"
+        raise CliError(f"unknown schedule {args.schedule!r} (schedules: {known})")
+    try:
+        zone = ZoneInfo(args.tz) if args.tz else schedule.zone
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(f"--tz: unknown time zone {args.tz!r} (an IANA name such as Europe/Berlin)") from None
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    end = start + timedelta(days=args.days)
+    db = Database(settings.database_url)
+    try:
+        with db.unit_of_work() as session:
+            shifts = final_rota(session, args.schedule, schedule, start, end)
+    except Exception as exc:  # an unreachable or un-migrated database
+        raise CliError(f"DATABASE_URL: cannot read overrides: {type(exc).__name__}") from None
+    finally:
+        db.dispose()
+    print(f"{args.schedule}: {args.days} day(s) from now, times in {zone.key}")
+    for line in shift_table(shifts, start, end, zone):
+        print(line)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """The postmortem draft from the database alone: no Slack needed."""
     import json
@@ -164,6 +244,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 520:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to 520")
+    return int(value)
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sevbot", description="A Slack incident bot.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -183,6 +276,22 @@ def parser() -> argparse.ArgumentParser:
     check = runbooks_sub.add_parser("check", help="validate runbook files; prints file:line: problem, exit 1 on any")
     check.add_argument("dir", nargs="?", help="directory of runbook YAML files (default: SEVBOT_RUNBOOKS, else runbooks/)")
     check.set_defaults(run=cmd_runbooks_check)
+    schedules = sub.add_parser("schedules", help="on-call schedule tools")
+    schedules_sub = schedules.add_subparsers(dest="schedules_command", required=True)
+    schedules_check = schedules_sub.add_parser(
+        "check", help="find gaps (times no layer covers) in the next weeks; prints file:line: problem, exit 1 on any")
+    schedules_check.add_argument("file", nargs="?", help="the policy TOML file (default: SEVBOT_CONFIG)")
+    schedules_check.add_argument("--weeks", type=_positive_int, default=4, help="how many weeks ahead (default 4)")
+    schedules_check.add_argument("--from", dest="start", type=_iso_date, default=None,
+                                 help="check from this date (YYYY-MM-DD, 00:00 UTC) instead of now")
+    schedules_check.set_defaults(run=cmd_schedules_check)
+    oncall = sub.add_parser("oncall", help="who is on call")
+    oncall_sub = oncall.add_subparsers(dest="oncall_command", required=True)
+    show = oncall_sub.add_parser("show", help="a schedule's shifts from now, overrides included")
+    show.add_argument("schedule", help="the schedule's name in the policy file")
+    show.add_argument("--days", type=_positive_int, default=14, help="how many days ahead (default 14)")
+    show.add_argument("--tz", default=None, help="show times in this IANA zone (default: the schedule's)")
+    show.set_defaults(run=cmd_oncall_show)
     export = sub.add_parser("export", help="write an incident's postmortem draft (Markdown) or its full record (JSON)")
     export.add_argument("incident", help="the incident id, e.g. INC-42")
     export.add_argument("--format", choices=["md", "json"], default="md")

@@ -1,5 +1,6 @@
 """The HTTP surface: `POST /slack/events` (through the gate in bot/edge.py, then Bolt), `POST /alerts/<source>`
-(bot/alerts/endpoint.py), `GET /healthz` and `GET /metrics` (bot/metrics.py); every answer is counted and timed."""
+(bot/alerts/endpoint.py), `GET /oncall/<schedule>/<secret>.ics` (bot/oncall/feed.py), `GET /healthz` and
+`GET /metrics` (bot/metrics.py); every answer is counted and timed."""
 from __future__ import annotations
 
 import io
@@ -15,6 +16,8 @@ from bot import logs, metrics
 from bot.alerts.endpoint import MAX_BODY as ALERTS_MAX_BODY
 from bot.alerts.endpoint import AlertEndpoint
 from bot.edge import MAX_BODY, Gate
+from bot.oncall.feed import PREFIX as ONCALL_PREFIX
+from bot.oncall.feed import CalendarFeed
 
 EVENTS_PATH = "/slack/events"
 ALERTS_PREFIX = "/alerts/"
@@ -26,7 +29,8 @@ REQUEST_KIND = "sevbot.request_kind"
 
 
 def make_wsgi_app(app: App, health: Callable[[], str | None], gate: Gate | None = None,
-                  alerts: AlertEndpoint | None = None, metrics_app: WsgiApp | None = None) -> WsgiApp:
+                  alerts: AlertEndpoint | None = None, metrics_app: WsgiApp | None = None,
+                  calendars: CalendarFeed | None = None) -> WsgiApp:
     """`health()` returns None when healthy, else the one-line reason. Without a gate (tests of Bolt alone),
     requests go straight to Bolt. Without `metrics_app` (metrics off, or on their own port) /metrics is a 404."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
@@ -47,6 +51,15 @@ def make_wsgi_app(app: App, health: Callable[[], str | None], gate: Gate | None 
                 return _json(start_response, 405, {"ok": False, "error": "alerts are POSTed"})
             with logs.context(request_kind="alerts", request_id=logs.new_request_id()):
                 return _alert(environ, start_response, path[len(ALERTS_PREFIX):])
+        if path.startswith(ONCALL_PREFIX) and calendars is not None:
+            # The path holds a secret: it is never echoed or logged, whatever the answer.
+            if method not in ("GET", "HEAD"):
+                return _json(start_response, 405, {"ok": False, "error": "calendar feeds are read with GET"})
+            with logs.context(request_kind="oncall", request_id=logs.new_request_id()):
+                feed = calendars.handle(path[len(ONCALL_PREFIX):])
+            start_response(f"{feed.status} {'OK' if feed.status == 200 else 'Not Found'}",
+                           [*feed.headers, ("Content-Length", str(len(feed.body)))])
+            return [feed.body] if method == "GET" else []
         if path == "/healthz" and method in ("GET", "HEAD"):
             problem = health()
             status = "200 OK" if problem is None else "503 Service Unavailable"
@@ -102,6 +115,8 @@ def metrics_only(metrics_app: WsgiApp) -> WsgiApp:
 def _path_kind(path: str) -> str:
     if path.startswith(ALERTS_PREFIX):
         return "alerts"
+    if path.startswith(ONCALL_PREFIX):
+        return "oncall"
     return {"/healthz": "healthz", METRICS_PATH: "metrics"}.get(path, "other")
 
 

@@ -81,7 +81,8 @@ SLACK_RETRIES = Counter("sevbot_slack_api_retries_total", "Web API requests slac
 
 # -- HTTP -----------------------------------------------------------------------------------------------------------
 
-REQUEST_KINDS = ("slash_command", "block_actions", "view_submission", "event", "alerts", "healthz", "metrics", "other")
+REQUEST_KINDS = ("slash_command", "block_actions", "view_submission", "event", "alerts", "oncall", "healthz", "metrics",
+                 "other")
 HTTP_REQUESTS = Counter("sevbot_http_requests_total", "HTTP requests answered, by kind and status code.", ["kind", "status"],
                         registry=REGISTRY)
 HTTP_LATENCY = Histogram("sevbot_http_request_duration_seconds",

@@ -35,6 +35,7 @@ from bot.alerts.handling import SILENCE_OVER, declare_from_alert, incident_chann
 from bot.alerts.paging import ALERT_PAGE_STEP, alert_page_step_due
 from bot.alerts.sync import AlertSlack
 from bot.http import make_wsgi_app, metrics_only
+from bot.oncall.feed import CalendarFeed, MissingSecret, calendar_secrets
 from bot.metrics import exposition
 from bot.home.refresh import HomeRefresher
 from bot.home.view import home_view
@@ -270,7 +271,8 @@ class Runtime:
         runbooks = load_runbooks(runbooks_dir or settings.sevbot_runbooks or RUNBOOKS_DIR, config)
         try:
             alert_tokens = source_tokens(config)
-        except MissingToken as exc:
+            feed_secrets = calendar_secrets(config)
+        except (MissingToken, MissingSecret) as exc:
             raise StartupError(str(exc)) from None
         db = Database(settings.database_url)
         check_database(db)
@@ -289,7 +291,7 @@ class Runtime:
         metrics_app = None if settings.sevbot_metrics == "off" else exposition(db, core.deps.clock, config.severities, config.closed_status)
         own_port = settings.sevbot_metrics_port is not None
         wsgi = make_wsgi_app(app, lambda: health_problem(db), gate, AlertEndpoint(core.deps, alert_tokens),
-                             None if own_port else metrics_app)
+                             None if own_port else metrics_app, CalendarFeed(core.deps, feed_secrets))
         outages = OutageLog()
 
         def sweep() -> None:

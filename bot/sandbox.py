@@ -30,6 +30,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from bot import logs
 from bot.alerts.endpoint import source_tokens
+from bot.oncall.feed import MissingSecret, calendar_secrets
 from bot.command_line import CliError, load_settings_and_config, prepare_sqlite_dir
 from bot.config import (DEFAULT_ALERT_SEVERITIES, AlertRoute, Alerts, AlertSource, EscalationPolicy, IncidentConfig, Layer,
                         Restriction, Schedule, Tier)
@@ -216,7 +217,11 @@ def run_sandbox(args: argparse.Namespace) -> int:
         config = sandbox_config()
     signing_secret = secrets.token_hex(16)
     alert_secrets = [source.token or os.environ.get(source.token_env or "", "") for source in config.alerts.sources.values()]
-    logs.configure(args.log_level, [SANDBOX_TOKEN, signing_secret, *alert_secrets], settings.sevbot_log_format)
+    try:
+        calendar = list(calendar_secrets(config).values())
+    except MissingSecret:
+        calendar = []  # the start says which variable is missing
+    logs.configure(args.log_level, [SANDBOX_TOKEN, signing_secret, *alert_secrets, *calendar], settings.sevbot_log_format)
     prepare_sqlite_dir(settings.database_url)
     upgrade(settings.database_url)
     requested = getattr(args, "web_port", None)  # `--web-port`; unset means 8080, or a free port when 8080 is busy

@@ -147,7 +147,7 @@ def test_no_label_carries_what_people_typed(bot: Bot) -> None:
         assert typed and typed not in text, f"{typed!r} is in /metrics"
     labels = {(key, val) for family in text_string_to_metric_families(text) for s in family.samples for key, val in s.labels.items()}
     kinds = {val for key, val in labels if key == "kind"}
-    assert kinds <= {"slash_command", "block_actions", "view_submission", "event", "alerts", "healthz", "metrics", "other",
+    assert kinds <= {"slash_command", "block_actions", "view_submission", "event", "alerts", "oncall", "healthz", "metrics", "other",
                      "incident", "alert"}
 
 

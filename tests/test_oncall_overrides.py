@@ -11,7 +11,8 @@ from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.db.models import OncallOverride
 from bot.oncall.overrides import active_overrides, add_override, remove_override
-from bot.oncall.rotation import on_call_at
+from bot.oncall.lookup import final_rota, on_call_now, upcoming_handoff
+from bot.oncall.rotation import Shift, on_call_at
 from bot.settings import load_settings
 from tests.oncall_helpers import layer, schedule, utc
 
@@ -50,6 +51,12 @@ def test_overrides_add_once_remove_and_newest_wins(database_url: str) -> None:
             assert windows[0].start == utc(2027, 1, 5, 10) and windows[0].start.tzinfo is not None
             assert on_call_at(SCHEDULE, utc(2027, 1, 5, 12, 30), windows).user == "U0KIM"  # type: ignore[union-attr]
             assert on_call_at(SCHEDULE, utc(2027, 1, 5, 11), windows).user == "U0SAM"  # type: ignore[union-attr]
+            # The same through the database lookups the Slack side uses.
+            assert on_call_now(session, "pay", SCHEDULE, utc(2027, 1, 5, 12, 30)) == Shift(
+                "U0KIM", utc(2027, 1, 5, 12), utc(2027, 1, 5, 13), "override", newer_id)
+            assert upcoming_handoff(session, "pay", SCHEDULE, utc(2027, 1, 5, 8)) == utc(2027, 1, 5, 10)
+            assert [s.user for s in final_rota(session, "pay", SCHEDULE, utc(2027, 1, 5), utc(2027, 1, 6))] == [
+                "U0LEE", "U0SAM", "U0KIM", "U0SAM", "U0LEE"]
         with db.unit_of_work() as session:
             removed = remove_override(session, newer_id, removed_by="U0KIM", now=utc(2027, 1, 4))
             assert removed is not None and removed.removed_by == "U0KIM"

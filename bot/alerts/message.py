@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.alerts.payloads import FIRING
 from bot.core.actions import AlertButton
-from bot.db.models import Alert, AlertGroup, Incident, Page
+from bot.db.models import Alert, AlertEvent, AlertGroup, Incident, Page
 from bot.domain.incident import human_id
 from bot.domain.text import escape_mrkdwn, mrkdwn_link, one_line, truncate
 from bot.ids import ActionId
@@ -58,6 +58,8 @@ class GroupView:
     message_ts: str | None
     message_version: int
     message_synced_version: int
+    # Schedules the ladder named that had nobody on call (their tiers were skipped, or nobody could be paged at all).
+    nobody_on_call: tuple[str, ...] = ()
 
 
 def load_group(session: Session, group_id: int) -> GroupView:
@@ -67,9 +69,17 @@ def load_group(session: Session, group_id: int) -> GroupView:
     first = (firing or alerts)[0] if alerts else None
     pages = list(session.scalars(select(Page).where(Page.alert_group_id == group_id).order_by(Page.id)))
     paged: list[str] = []
+    empty: list[str] = []
     for page in pages:
+        reached = page.policy["tiers"] if page.round > 1 else page.policy["tiers"][: page.tier + 1]
+        for tier in reached:
+            empty.extend(c["schedule"] for c in tier.get("on_call", []) if not c["user"] and c["schedule"] not in empty)
         for tier in page.policy["tiers"][: page.tier + 1]:
             paged.extend(t for t in tier["targets"] if t not in paged)
+    if not pages:  # a ladder whose schedules were all empty never started a page: its event names them
+        for data in session.scalars(select(AlertEvent.data).where(AlertEvent.group_id == group_id,
+                                                                  AlertEvent.kind == "page_requested")):
+            empty.extend(name for name in (data or {}).get("empty_schedules", []) if name not in empty)
     incident_channel = None
     if group.incident_id is not None:
         incident_channel = session.scalar(select(Incident.channel_id).where(Incident.id == group.incident_id))
@@ -85,7 +95,8 @@ def load_group(session: Session, group_id: int) -> GroupView:
         silenced_until=group.silenced_until, paged=paged, exhausted=any(p.state == EXHAUSTED for p in pages),
         incident_id=group.incident_id,
         incident_channel=incident_channel, channel_id=group.channel_id, message_ts=group.message_ts,
-        message_version=group.message_version, message_synced_version=group.message_synced_version)
+        message_version=group.message_version, message_synced_version=group.message_synced_version,
+        nobody_on_call=tuple(empty))
 
 
 def who(actor: str) -> str:
@@ -144,6 +155,9 @@ def _status_line(view: GroupView, silenced: bool) -> str:
     parts = []
     if view.paged:
         parts.append("Paged " + ", ".join(mention(t) for t in view.paged[:10]))
+    if view.nobody_on_call:
+        names = escape_mrkdwn(", ".join(view.nobody_on_call))
+        parts.append(f":warning: Nobody on call for {names}" + ("" if view.paged else ": nobody could be paged"))
     if view.exhausted and not view.acked_by and view.state == FIRING:
         parts.append(":rotating_light: *Nobody acknowledged the page*: call people by phone")
     if view.acked_by:

@@ -3,6 +3,8 @@ or an incident takes over. The same `pages` rows and ladder steps as an incident
 the timer is this feature's own kind, with no incident."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,16 +14,25 @@ from bot.config import EscalationPolicy
 from bot.core.deps import Deps
 from bot.core.outbox import enqueue
 from bot.db.models import AlertGroup, Page, Timer
-from bot.paging.steps import CANCELLED, PAGING, mark_acknowledged, mention, step_up, tier_targets, tier_timeout
+from bot.paging.snapshot import snapshot_ladder
+from bot.paging.steps import (CANCELLED, EXHAUSTED, PAGING, describe_targets, ladder_has_anyone, mark_acknowledged,
+                              nobody_on_call, skip_unstaffed, step_up, tier_targets, tier_timeout)
 from bot.scheduler import timers
 
 ALERT_PAGE_STEP = "alert_page_step"
 
 
-def start_group_page(deps: Deps, session: Session, group: AlertGroup, policy_name: str, policy: EscalationPolicy) -> Page:
+def start_group_page(deps: Deps, session: Session, group: AlertGroup, policy_name: str,
+                     policy: EscalationPolicy) -> Page | None:
+    """Start walking the ladder (None: its schedules' shifts are all empty and it names no one else)."""
     now = deps.clock.now()
-    snapshot = deps.timing.snapshot_policy([t.model_dump() for t in policy.tiers], policy.repeat,
-                                           list(policy.escalation_contact))
+    snapshot = snapshot_ladder(deps, session, policy)
+    if not ladder_has_anyone(snapshot):
+        record_alert_event(session, group, kind="page_requested", actor="sevbot", at=now,
+                           summary=f"Paging requested; nobody could be paged: nobody is on call for "
+                                   f"{', '.join(nobody_on_call(snapshot))} and the {policy_name} ladder names no one else",
+                           data={"paged": False, "empty_schedules": nobody_on_call(snapshot)})
+        return None
     page = Page(alert_group_id=group.id, incident_id=None, policy_name=policy_name, policy=snapshot, tier=0, round=1,
                 state=PAGING, reason=f"alert {group.title[:200]}", context={}, started_by="sevbot", started_at=now)
     session.add(page)
@@ -33,10 +44,16 @@ def start_group_page(deps: Deps, session: Session, group: AlertGroup, policy_nam
 
 def _page_tier(deps: Deps, session: Session, group: AlertGroup, page: Page) -> None:
     now = deps.clock.now()
+    for note in skip_unstaffed(page, now):
+        record_alert_event(session, group, kind="page_tier_skipped", actor="sevbot", at=now, summary=note,
+                           data={"page_id": page.id})
+    if page.state == EXHAUSTED:
+        _exhausted(session, group, page, now)
+        return
     targets = tier_targets(page)
     timers.arm(session, kind=ALERT_PAGE_STEP, incident_id=None, ref_id=page.id, due_at=now + tier_timeout(page))
     record_alert_event(session, group, kind="paged", actor="sevbot", at=now,
-                       summary=f"Paged tier {page.tier + 1} (round {page.round}): " + ", ".join(mention(t) for t in targets),
+                       summary=f"Paged tier {page.tier + 1} (round {page.round}): " + describe_targets(page, targets),
                        data={"page_id": page.id, "tier": page.tier + 1, "round": page.round, "targets": targets})
     enqueue(session, deps.clock, kind="alert_page_dm", dedupe_key=f"alertpage:{page.id}:{page.round}:{page.tier}",
             payload={"group_id": group.id, "page_id": page.id, "targets": targets, "tier": page.tier + 1,
@@ -58,11 +75,15 @@ def alert_page_step_due(deps: Deps, session: Session, timer: Timer) -> None:
         _page_tier(deps, session, group, page)
         metrics.on_commit(session, lambda: metrics.page_escalated("alert"))
     else:
-        record_alert_event(session, group, kind="page_exhausted", actor="sevbot", at=now,
-                           summary=f"Escalation exhausted: nobody acknowledged after {page.round} round(s)",
-                           data={"page_id": page.id})
+        _exhausted(session, group, page, now)
     message_changed(session, deps.clock, group)  # who was paged, or that nobody answered
     session.flush()
+
+
+def _exhausted(session: Session, group: AlertGroup, page: Page, now: datetime) -> None:
+    record_alert_event(session, group, kind="page_exhausted", actor="sevbot", at=now,
+                       summary=f"Escalation exhausted: nobody acknowledged after {page.round} round(s)",
+                       data={"page_id": page.id})
 
 
 def live_page(session: Session, group_id: int) -> Page | None:

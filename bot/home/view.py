@@ -13,14 +13,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.core.actions import AlertButton, PageButton
+from bot.config import EscalationPolicy, IncidentConfig
 from bot.core.deps import Deps
 from bot.db.models import AlertGroup, FollowUp, Incident, Page, RoleAssignment
 from bot.domain.incident import human_id
 from bot.domain.text import escape_mrkdwn, one_line, truncate
 from bot.ids import ActionId
-from bot.paging.steps import PAGING, mention, tier_targets
+from bot.paging.snapshot import resolve_schedules
+from bot.paging.steps import PAGING, describe, tier_targets
 
 # What one section of the tab shows at most; the rest is counted ("and 4 more"). With the headers, dividers and
 # "more" lines this stays well under Slack's 100 blocks (render checks it).
@@ -68,7 +71,7 @@ class HomeData:
     pages: list[PageLine] = field(default_factory=list)
     incidents: list[IncidentLine] = field(default_factory=list)
     more_incidents: int = 0
-    on_call: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (policy, tier-1 targets)
+    on_call: list[tuple[str, str]] = field(default_factory=list)  # (policy, who its tier 1 reaches now, as mrkdwn)
     follow_ups: list[FollowUpLine] = field(default_factory=list)
     today: date | None = None
     severity_labels: dict[str, str] = field(default_factory=dict)
@@ -132,10 +135,18 @@ def gather(deps: Deps, members: Members, user: str) -> HomeData:
         follow_ups = [FollowUpLine(f.incident_id, f.text, f.due) for f in session.scalars(
             select(FollowUp).where(FollowUp.owner == user, FollowUp.due.is_not(None), FollowUp.due <= today + FOLLOW_UP_HORIZON)
             .order_by(FollowUp.due, FollowUp.id).limit(MAX_FOLLOW_UPS)) if f.due is not None]
-    on_call = [(name, tuple(policy.tiers[0].targets)) for name, policy in list(config.escalation_policies.items())[:MAX_POLICIES]]
+        # Schedules in tier 1 are shown as the person on call now (overrides included), as a page would resolve them.
+        on_call = [(name, describe(*_first_tier(session, config, policy, deps.clock.now())))
+                   for name, policy in list(config.escalation_policies.items())[:MAX_POLICIES]]
     return HomeData(user=user, pages=pages, incidents=incidents, more_incidents=len(open_incidents) - len(shown),
                     on_call=on_call, follow_ups=follow_ups, today=today,
                     severity_labels={key: s.label for key, s in config.severities.items()})
+
+
+def _first_tier(session: Session, config: IncidentConfig, policy: EscalationPolicy,
+                now: datetime) -> tuple[list[str], list[dict[str, Any]]]:
+    [tier] = resolve_schedules(session, config.schedules, policy.tiers[:1], now)
+    return tier["targets"], tier["on_call"]
 
 
 def _section(text: str, **extra: Any) -> dict[str, Any]:
@@ -200,10 +211,10 @@ def render(data: HomeData, notice: str | None = None) -> dict[str, Any]:
 
     blocks += [{"type": "divider"}, _header("Who a page reaches first")]
     if data.on_call:
-        blocks.append(_context("On-call schedules aren't configured in sevbot yet, so this is *tier 1 of each escalation "
-                               "policy*: who a page reaches first, not a rota."))
-        for name, targets in data.on_call:
-            blocks.append(_section(f"*{escape_mrkdwn(name)}*: " + ", ".join(mention(t) for t in targets)))
+        blocks.append(_context("Who a page would reach first right now: *tier 1 of each escalation policy* (for a "
+                               "schedule in it, whoever is on call)."))
+        for name, reach in data.on_call:
+            blocks.append(_section(f"*{escape_mrkdwn(name)}*: " + reach))
     else:
         blocks.append(_context("No on-call schedules or escalation policies are configured: pages go to nobody until "
                                "an escalation policy is set up."))

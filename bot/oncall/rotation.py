@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -40,8 +41,9 @@ class OverrideWindow:
     created_at: datetime
 
 
+@lru_cache(maxsize=65536)
 def resolve_local(day: date, clock: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a local date and time of day. Ambiguous (fall back): the first occurrence (fold=0).
+    """(Pure, so remembered: rotations ask for the same few days over and over.) The UTC instant of a local date and time of day. Ambiguous (fall back): the first occurrence (fold=0).
     Non-existent (spring forward): the first valid instant after it, which is the transition itself."""
     naive = datetime.combine(day, clock)
     instant = naive.replace(tzinfo=zone).astimezone(UTC)

@@ -24,7 +24,9 @@ from bot.core.errors import BadInput
 from bot.core.incident import locked_incident
 from bot.core.people import check_person
 
-from bot.paging.steps import ACKED, CANCELLED, PAGING, mark_acknowledged, mention, step_up, tier_targets, tier_timeout
+from bot.paging.snapshot import snapshot_ladder
+from bot.paging.steps import (ACKED, CANCELLED, EXHAUSTED, PAGING, describe_targets, ladder_has_anyone, mark_acknowledged,
+                              mention, nobody_on_call, skip_unstaffed, step_up, tier_targets, tier_timeout)
 
 
 def active_page(session: Session, incident_id: int) -> Page | None:
@@ -85,8 +87,10 @@ def start_page(deps: Deps, session: Session, incident: Incident, *, reason: str,
         if chosen is None:
             return record_unpaged(session, incident.id, reason=reason, actor=actor, at=now)
         policy_name, configured = chosen
-        policy = deps.timing.snapshot_policy([t.model_dump() for t in configured.tiers], configured.repeat,
-                                                 list(configured.escalation_contact))
+        policy = snapshot_ladder(deps, session, configured)
+        if not ladder_has_anyone(policy):
+            return _nobody_to_page(deps, session, incident, policy_name, nobody_on_call(policy), reason=reason,
+                                   actor=actor)
     start_tier = min(start_tier, len(policy["tiers"]) - 1)
     page = Page(incident_id=incident.id, policy_name=policy_name, policy=policy, tier=start_tier, round=1, state=PAGING,
                 reason=reason, context=context or {}, started_by=actor, started_at=now)
@@ -101,6 +105,22 @@ def start_page(deps: Deps, session: Session, incident: Incident, *, reason: str,
     if direct:
         return f":pager: Paging {', '.join(mention(t) for t in direct)} ({reason})."
     return f":pager: Paging tier {page.tier + 1} of the *{policy_name}* ladder ({reason})."
+
+
+def _nobody_to_page(deps: Deps, session: Session, incident: Incident, policy_name: str, empty: list[str], *,
+                    reason: str, actor: str) -> str:
+    """Every tier's schedules have an empty shift and no tier names anyone else: say so plainly, page nobody."""
+    now = deps.clock.now()
+    who = ", ".join(empty)
+    record(session, incident.id, kind="page_requested", actor=actor, at=now,
+           summary=f"Paging requested ({reason}); nobody could be paged: nobody is on call for {who} and the "
+                   f"{policy_name} ladder names no one else",
+           data={"reason": reason, "paged": False, "empty_schedules": empty})
+    line = (f":rotating_light: *Nobody could be paged* ({reason}): nobody is on call for {who} and the *{policy_name}* "
+            "ladder names no one else. Page someone by hand with `/incident page @someone`.")
+    enqueue(session, deps.clock, kind="incident_post", incident_id=incident.id,
+            dedupe_key=f"nobody-paged:{incident.id}:{now.isoformat()}", payload={"incident_id": incident.id, "text": line})
+    return line
 
 
 def page_person(deps: Deps, incident_id: int, user: str, actor: str) -> str:
@@ -120,10 +140,19 @@ def page_policy(deps: Deps, incident_id: int, actor: str) -> str:
 
 def _page_tier(deps: Deps, session: Session, incident: Incident, page: Page, *, include_contact: bool = False) -> None:
     now = deps.clock.now()
+    for note in skip_unstaffed(page, now):
+        record(session, incident.id, kind="page_tier_skipped", actor="sevbot", at=now, summary=note,
+               data={"page_id": page.id})
+        enqueue(session, deps.clock, kind="incident_post", incident_id=incident.id,
+                dedupe_key=f"page:{page.id}:{page.round}:{page.tier}:skipped:{note[:60]}",
+                payload={"incident_id": incident.id, "text": f":warning: {note}."})
+    if page.state == EXHAUSTED:
+        _exhausted(deps, session, incident, page, now)
+        return
     targets = tier_targets(page, include_contact=include_contact)
     timers.arm(session, kind=timers.PAGE_STEP, incident_id=incident.id, ref_id=page.id, due_at=now + tier_timeout(page))
     record(session, incident.id, kind="paged", actor="sevbot", at=now,
-           summary=f"Paged tier {page.tier + 1} (round {page.round}): " + ", ".join(mention(t) for t in targets),
+           summary=f"Paged tier {page.tier + 1} (round {page.round}): " + describe_targets(page, targets),
            data={"page_id": page.id, "tier": page.tier + 1, "round": page.round, "targets": targets})
     enqueue(session, deps.clock, kind="page_dm", incident_id=incident.id,
             dedupe_key=f"page:{page.id}:{page.round}:{page.tier}",
@@ -136,20 +165,24 @@ def page_timed_out(deps: Deps, session: Session, page: Page) -> None:
     incident = session.get_one(Incident, page.incident_id)
     now = deps.clock.now()
     if not step_up(page, now):
-        timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident.id, now=now, ref_id=page.id)
-        text = (f":rotating_light: *Nobody acknowledged the page for {human_id(incident.id)}* after {page.round} round(s) of the "
-                f"*{page.policy_name}* ladder. Call people by phone now.")
-        record(session, incident.id, kind="page_exhausted", actor="sevbot", at=now,
-               summary=f"Escalation exhausted: nobody acknowledged after {page.round} round(s)", data={"page_id": page.id})
-        for channel in filter(None, (incident.channel_id, deps.config.stakeholder_channel)):
-            enqueue(session, deps.clock, kind="post", incident_id=incident.id, dedupe_key=f"page:{page.id}:exhausted:{channel}",
-                    payload={"channel": channel, "text": text})
+        _exhausted(deps, session, incident, page, now)
         return
     record(session, incident.id, kind="page_escalated", actor="sevbot", at=now,
            summary=f"No acknowledgement in time: escalating to tier {page.tier + 1} (round {page.round})",
            data={"page_id": page.id, "tier": page.tier + 1, "round": page.round})
     _page_tier(deps, session, incident, page)
     metrics.on_commit(session, lambda: metrics.page_escalated("incident"))
+
+
+def _exhausted(deps: Deps, session: Session, incident: Incident, page: Page, now: datetime) -> None:
+    timers.cancel(session, kind=timers.PAGE_STEP, incident_id=incident.id, now=now, ref_id=page.id)
+    text = (f":rotating_light: *Nobody acknowledged the page for {human_id(incident.id)}* after {page.round} round(s) of the "
+            f"*{page.policy_name}* ladder. Call people by phone now.")
+    record(session, incident.id, kind="page_exhausted", actor="sevbot", at=now,
+           summary=f"Escalation exhausted: nobody acknowledged after {page.round} round(s)", data={"page_id": page.id})
+    for channel in filter(None, (incident.channel_id, deps.config.stakeholder_channel)):
+        enqueue(session, deps.clock, kind="post", incident_id=incident.id, dedupe_key=f"page:{page.id}:exhausted:{channel}",
+                payload={"channel": channel, "text": text})
 
 
 def acknowledge(deps: Deps, incident_id: int, user: str, *, page_id: int | None = None) -> str:

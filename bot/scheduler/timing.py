@@ -27,6 +27,8 @@ class Timing:
         return timedelta(minutes=self.config.runbook_escalation_minutes)
 
     def snapshot_policy(self, tiers: list[dict[str, Any]], repeat: int, contact: list[str]) -> dict[str, Any]:
-        """The ladder as it stands now, timeouts resolved, so later config edits can't change a running page."""
-        return {"tiers": [{"targets": t["targets"], "ack_timeout_s": self.ack_timeout_s(t["ack_timeout_minutes"])} for t in tiers],
+        """The ladder as it stands now, timeouts resolved, so later config edits can't change a running page (with
+        who was on call for each schedule a tier names, when it was resolved)."""
+        return {"tiers": [{"targets": t["targets"], "ack_timeout_s": self.ack_timeout_s(t["ack_timeout_minutes"]),
+                           "on_call": t.get("on_call", [])} for t in tiers],
                 "repeat": repeat, "escalation_contact": contact}
