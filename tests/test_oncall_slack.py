@@ -179,5 +179,12 @@ def test_cover_by_someone_who_cant_be_on_call(oncall_bot: Bot, who: str, says: s
     assert overrides(oncall_bot) == []
 
 
+def test_cover_when_slack_cant_say_who_the_person_is(oncall_bot: Bot) -> None:
+    oncall_bot.sim.inject("users.info", error="fatal_error", times=5, when=lambda args: args.get("user") == "U0IC")
+    answer = oncall_bot.say("U0L2", "oncall cover payments <@U0IC> 2h", "C0GENERAL")
+    assert answer.startswith(":x: Slack did not say who <@U0IC> is (fatal_error); nothing was recorded"), answer
+    assert overrides(oncall_bot) == []
+
+
 def test_no_schedules_configured(sqlite_bot: Bot) -> None:
     assert "No on-call schedules are configured" in sqlite_bot.say("U0L1", "oncall", "C0GENERAL")

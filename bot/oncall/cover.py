@@ -23,6 +23,7 @@ from bot.oncall.rotation import on_call_at
 from bot.oncall.show import at_local, slack_date
 from bot.oncall.when import WHEN_HELP, cover_end
 from bot.oncall.zones import Zone
+from bot.slack.gateway import SlackError
 
 COVER_USAGE = "`/incident oncall cover <schedule> [@who] <2h | until 18:00 | 2026-01-12 09:00>`"
 
@@ -68,7 +69,10 @@ def parse_cover(deps: Deps, args: str) -> CoverRequest:
 
 def check_coverer(deps: Deps, user_id: str) -> None:
     """The person must be someone Slack knows and who can be woken up: not deleted, not a bot (asks Slack)."""
-    info = deps.people.user(user_id)
+    try:
+        info = deps.people.user(user_id)
+    except SlackError as problem:  # Slack down or refusing: say so rather than record a cover for someone unchecked
+        raise BadInput(f"Slack did not say who <@{user_id}> is ({problem.code}); nothing was recorded, try again.") from None
     if info is None:
         raise BadInput(f"Slack has no user <@{user_id}>; mention someone from your workspace.")
     if info.deleted:
