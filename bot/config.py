@@ -128,8 +128,7 @@ def _clock(value: str) -> str:
 
 
 def parse_clock(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
+    return time.fromisoformat(value)  # "HH:MM", already checked by _clock
 
 
 class Restriction(_Strict):
