@@ -208,3 +208,62 @@ def test_sigkill_before_and_after_a_handoff_sends_its_dm_exactly_once(tmp_path: 
     finally:
         sim.stop()
         engine.dispose()
+
+
+def test_two_replicas_on_postgresql_send_each_handoff_dm_exactly_once(tmp_path: Path) -> None:
+    """Two `sevbot serve` replicas share one PostgreSQL database: 100 schedules hand off at the same second (each one
+    the end of a cover, an override row ending a few seconds after both are up); every incoming person gets one DM."""
+    import pytest
+    from sqlalchemy import create_engine, func, insert
+
+    from bot.db.migrate import upgrade
+    from bot.db.models import OncallOverride
+    from bot.settings import load_settings
+    from bot.slack_sim import SlackSimulator, Workspace
+    from bot.slack_sim.state import User
+    from tests.dbs import postgres_unavailable, postgres_url
+    from tests.harness import BOT_TOKEN
+    from tests.test_scheduler_realtime import _serve
+
+    if postgres_unavailable() is not None:
+        pytest.skip(str(postgres_unavailable()))
+    count = 100
+    config = tmp_path / "sevbot.toml"
+    config.write_text("".join(
+        f'[schedules.s{n:03d}]\ntime_zone = "UTC"\ncalendar_secret = "replica-calendar-secret-{n:03d}"\n'
+        f'[[schedules.s{n:03d}.layers]]\nname = "primary"\nusers = ["UIN{n:03d}"]\nrotation = "weekly"\nhandoff = "09:00"\n'
+        f"start = 2026-01-05\n" for n in range(1, count + 1)), encoding="utf-8")
+    workspace = Workspace().seed_default()
+    for n in range(1, count + 1):
+        for user in (f"UIN{n:03d}", f"UCO{n:03d}"):
+            workspace.users[user] = User(user, user.lower())
+    with postgres_url() as url, SlackSimulator(workspace, bot_token=BOT_TOKEN) as sim:
+        upgrade(load_settings(database_url=url).database_url)
+        engine = create_engine(load_settings(database_url=url).database_url)
+        now = datetime.now(timezone.utc)
+        handoff = now + timedelta(seconds=25)
+        with engine.begin() as conn:
+            conn.execute(insert(OncallOverride.__table__), [dict(
+                schedule=f"s{n:03d}", user_id=f"UCO{n:03d}", replaced_user_id=f"UIN{n:03d}", starts_at=now - timedelta(hours=1),
+                ends_at=handoff, created_by=f"UCO{n:03d}", created_at=now - timedelta(hours=1)) for n in range(1, count + 1)])
+        replicas = [_serve(tmp_path, url, sim, f"replica{i}", SEVBOT_CONFIG=str(config))[0] for i in (1, 2)]
+        try:
+            assert datetime.now(timezone.utc) < handoff, "the replicas started too slowly for this scenario"
+
+            def dms_to(user: str) -> int:
+                return sum(c.ok and c.args.get("channel") == user and "you are now on call for" in c.args.get("text", "")
+                           for c in sim.calls_to("chat.postMessage"))
+            wait_for(lambda: all(dms_to(f"UIN{n:03d}") for n in range(1, count + 1)), timeout=40, what="every hand-off DM")
+            time.sleep(2)
+        finally:
+            for process in replicas:
+                process.terminate()
+            for process in replicas:
+                process.wait(timeout=15)
+        assert [n for n in range(1, count + 1) if dms_to(f"UIN{n:03d}") != 1] == []
+        assert sum(dms_to(f"UCO{n:03d}") for n in range(1, count + 1)) == 0, "starting to watch a schedule DMs nobody"
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(OncallHandoff).where(OncallHandoff.user_id.like("UIN%"))) == count
+        engine.dispose()
+        logs = [(tmp_path / f"replica{i}.log").read_text() for i in (1, 2)]
+        assert all("sevbot listening" in log for log in logs)
