@@ -3,7 +3,7 @@
 One timer row per schedule (kind `oncall_handoff`, `ref_id` = the schedule's `oncall_rotas` row), due at the
 schedule's next hand-off (overrides included). When it fires, the tick's transaction works out who is on call now
 and since when (their run: adjacent shifts of one person count as one), records that as a hand-off (unique per
-schedule and instant), queues the DM (an outbox item with a dedupe key) and the user group update, and re-arms the
+schedule, instant and person), queues the DM (an outbox item with a dedupe key) and the user group update, and re-arms the
 timer for the next hand-off. So:
 
 - a process that was down across one or several hand-offs sends one DM, for the shift in force now;
@@ -13,18 +13,18 @@ timer for the next hand-off. So:
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, event, select, update
+from sqlalchemy import Table, and_, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.config import Schedule
 from bot.core.deps import Deps
 from bot.core.outbox import enqueue
 from bot.db.engine import note_queued
@@ -36,15 +36,13 @@ from bot.oncall.rotation import OverrideWindow, Shift, next_handoff, schedule_sh
 from bot.oncall.show import slack_date
 from bot.scheduler import timers
 
-log = logging.getLogger(__name__)
-
 ONCALL_HANDOFF = "oncall_handoff"
 USERGROUP_SYNC = "oncall_usergroup"
 # How far back the current person's run is traced, and how far ahead overrides are read for the next hand-off.
 LOOK_BACK = timedelta(days=35)
 SHORT_LOOK_BACK = timedelta(days=8)
 LOOK_AHEAD = timedelta(days=62)
-# The DM lists at most this many open incidents and pages (Block Kit's 50-block limit is far above; readability isn't).
+# The DM lists at most this many open incidents and pages: past that, `/incident list` reads better at 3 a.m.
 MAX_LISTED = 15
 
 
@@ -57,16 +55,15 @@ class Run:
     shift: Shift | None
 
 
-def schedule_zone(schedule: Any) -> ZoneInfo:
-    zone = schedule.time_zone
-    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone))
+def schedule_zone(schedule: Schedule) -> ZoneInfo:
+    return schedule.zone
 
 
 def overrides_near(session: Session, name: str, now: datetime) -> list[OverrideWindow]:
     return active_overrides(session, name, now - LOOK_BACK, now + LOOK_AHEAD)
 
 
-def current_run(schedule: Any, now: datetime, overrides: Sequence[OverrideWindow]) -> Run:
+def current_run(schedule: Schedule, now: datetime, overrides: Sequence[OverrideWindow]) -> Run:
     """Traced back over a short window first (most runs are a day or a week), the whole LOOK_BACK only when the run
     reaches the window's edge."""
     for back in (SHORT_LOOK_BACK, LOOK_BACK):
@@ -76,7 +73,7 @@ def current_run(schedule: Any, now: datetime, overrides: Sequence[OverrideWindow
     raise AssertionError("unreachable")
 
 
-def _run_within(schedule: Any, now: datetime, overrides: Sequence[OverrideWindow], start: datetime) -> Run:
+def _run_within(schedule: Schedule, now: datetime, overrides: Sequence[OverrideWindow], start: datetime) -> Run:
     shifts = sorted(schedule_shifts(schedule, start, now + timedelta(seconds=1), overrides), key=lambda s: s.start)
     index = next((i for i, shift in enumerate(shifts) if shift.start <= now < shift.end), None)
     if index is None:  # a gap: since the last shift before now ended
@@ -91,14 +88,14 @@ def _run_within(schedule: Any, now: datetime, overrides: Sequence[OverrideWindow
     return Run(shift.user, since, shift)
 
 
-def next_change(schedule: Any, now: datetime, overrides: Sequence[OverrideWindow]) -> datetime | None:
+def next_change(schedule: Schedule, now: datetime, overrides: Sequence[OverrideWindow]) -> datetime | None:
     return next_handoff(schedule, now, overrides)
 
 
 # ---- arming ---------------------------------------------------------------------------------------------------
 
 
-def _rota(session: Session, deps: Deps, name: str, schedule: Any, now: datetime) -> OncallRota:
+def _rota(session: Session, deps: Deps, name: str, schedule: Schedule, now: datetime) -> OncallRota:
     """The schedule's rota row, locked; made on first sight with the person on call now as already announced (a
     schedule sevbot starts watching does not DM whoever happens to be on call)."""
     rota = session.scalar(select(OncallRota).where(OncallRota.schedule == name).with_for_update())
@@ -113,7 +110,7 @@ def _rota(session: Session, deps: Deps, name: str, schedule: Any, now: datetime)
     except IntegrityError:  # another replica made it meanwhile
         pass
     else:
-        if getattr(schedule, "usergroup", None) and run.user is not None:  # the group starts out right, too
+        if schedule.usergroup and run.user is not None:  # the group starts out right, too
             enqueue(session, deps.clock, kind=USERGROUP_SYNC, payload={"schedule": name})
     return session.scalar(select(OncallRota).where(OncallRota.schedule == name).with_for_update())  # type: ignore[return-value]
 
@@ -214,7 +211,7 @@ def _tick_overrides(session: Session, now: datetime) -> dict[str, list[OverrideW
 _PENDING = "oncall_pending_handoffs"
 
 
-def _record(session: Session, deps: Deps, rota: OncallRota, schedule: Any, run: Run, until: datetime | None,
+def _record(session: Session, deps: Deps, rota: OncallRota, schedule: Schedule, run: Run, until: datetime | None,
             now: datetime) -> None:
     """Note the hand-off and its DM; they are written together just before the transaction commits (`_write`), a
     few statements for the whole tick batch rather than two round trips per schedule."""
@@ -229,7 +226,7 @@ def _record(session: Session, deps: Deps, rota: OncallRota, schedule: Any, run: 
                      "recorded_at": now}, text_))
     if run.user is not None:
         note_queued(session, None)  # the commit may queue a DM: the tick delivers after it
-    if getattr(schedule, "usergroup", None) and run.user is not None and run.user != previous:
+    if schedule.usergroup and run.user is not None and run.user != previous:
         enqueue(session, deps.clock, kind=USERGROUP_SYNC, payload={"schedule": rota.schedule})
 
 
@@ -242,7 +239,7 @@ def _write(session: Session) -> None:
         return
     connection = session.connection()
     upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    handoffs = OncallHandoff.__table__
+    handoffs = cast(Table, OncallHandoff.__table__)
     inserted = {(row.schedule, _utc(row.at), row.user_id) for row in connection.execute(
         upsert(handoffs).on_conflict_do_nothing().returning(handoffs.c.schedule, handoffs.c.at, handoffs.c.user_id),
         [row for row, _text in pending])}
@@ -252,7 +249,7 @@ def _write(session: Session) -> None:
             "due_at": now, "attempts": 0}
            for row, text_ in pending if text_ is not None and (row["schedule"], row["at"], row["user_id"]) in inserted]
     if dms:
-        outbox = OutboxItem.__table__
+        outbox = cast(Table, OutboxItem.__table__)
         connection.execute(upsert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key]), dms)
 
 
@@ -260,7 +257,7 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
 
 
-def handoff_text(session: Session, deps: Deps, name: str, schedule: Any, user: str | None, until: datetime | None) -> str:
+def handoff_text(session: Session, deps: Deps, name: str, schedule: Schedule, user: str | None, until: datetime | None) -> str:
     zone = schedule_zone(schedule)
     when = f"until {slack_date(until, zone)}" if until is not None else "with no hand-off planned"
     lines = [f":pager: <@{user}>, you are now on call for *{escape_mrkdwn(name)}* {when}."]
@@ -321,7 +318,7 @@ def usergroup_members_now(deps: Deps, name: str) -> tuple[str, list[str]] | None
     """(user group, its members) as the schedule stands: the outbox reads it at delivery time, so items delivered
     out of order still leave the group showing whoever is on call last."""
     schedule = deps.config.schedules.get(name)
-    group = getattr(schedule, "usergroup", None) if schedule is not None else None
+    group = schedule.usergroup if schedule is not None else None
     if not group:
         return None
     with deps.db.unit_of_work() as session:
