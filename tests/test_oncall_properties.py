@@ -15,7 +15,7 @@ UTC = timezone.utc
 ZONES = ("America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata", "UTC")
 # Times inside the skipped hour (02:30 New York and Berlin, 02:15 Lord Howe) and the repeated one, and any other.
 TRICKY = ("02:30", "02:15", "02:00", "01:30", "01:45", "00:00", "23:59", "03:00")
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=300, deadline=None)
 
 handoffs = st.one_of(st.sampled_from(TRICKY),
                      st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59)))
