@@ -1,0 +1,48 @@
+"""`/incident insights [7d|30d|90d]`: the report privately (through the command's response_url, after the ack),
+and its picture as a PNG in the person's DM with sevbot (an ephemeral message cannot carry a file)."""
+from __future__ import annotations
+
+import logging
+
+from commands.registry import Invocation, register
+from bot.core.errors import BadInput
+from bot.insights.chart import ChartError, render_png_in_child
+from bot.insights.render import chart_data, slack_text
+from bot.insights.report import BadPeriod, build, parse_period
+from bot.slack.gateway import SlackError
+
+log = logging.getLogger(__name__)
+USAGE = "`/incident insights [7d|30d|90d]` (default 30d)"
+
+
+@register("insights", "/incident insights [7d|30d|90d]",
+          "what the period says: incidents against the one before, time to acknowledge and resolve, update cadence, "
+          "repeats, recurring patterns, postmortem follow-through (privately, with a picture in your DM)")
+def run_insights(invocation: Invocation) -> None:
+    try:
+        days = parse_period(invocation.args)
+    except BadPeriod as problem:
+        raise BadInput(f"Usage: {USAGE}: {problem}.") from None
+    invocation.ack()  # the report reads the whole period: answer once it is built
+    invocation.ctx.run_later(_report_and_picture, invocation, days)
+
+
+def _report_and_picture(invocation: Invocation, days: int) -> None:
+    ctx = invocation.ctx
+    try:
+        report = build(ctx.deps.db, ctx.deps.config, ctx.deps.timing, ctx.deps.clock.now(), days)
+    except Exception:  # the database did not answer: say so rather than stay silent
+        log.exception("insights: reading the incident history failed")
+        invocation.reply_later(":x: sevbot could not read the incident history just now; nothing is lost, try again in a minute.")
+        return
+    invocation.reply_later(slack_text(report, chart_note=":frame_with_picture: The picture (weekday × hour heatmap of incidents "
+                                                         "and alerts, weekly time to resolve) is in your DM with sevbot."))
+    try:
+        png = render_png_in_child(chart_data(report))
+        channel = ctx.gateway.open_dm(invocation.user_id)
+        ctx.gateway.upload_file(channel, f"sevbot-insights-{days}d.png", png, title=f"Incident insights, last {days} days",
+                                comment=f"Incident insights for the last {days} days (the report is in the channel where you asked).")
+    except (ChartError, SlackError) as problem:
+        log.warning("insights: the picture was not sent: %s", problem)
+        invocation.reply_later(f":warning: The picture could not be sent ({problem}); `sevbot insights --since {days}d --png "
+                               f"insights.png` draws it from the database.")
