@@ -181,10 +181,17 @@ def cmd_insights(args: argparse.Namespace) -> int:
         raise CliError(f"--since: {exc}") from None
     if args.format not in ("md", "json"):
         raise CliError(f"--format: use md or json (got {args.format[:20]!r})")
+    until = datetime.now(timezone.utc)
+    if args.until:
+        try:
+            until = datetime.fromisoformat(args.until.replace("Z", "+00:00"))
+        except ValueError:
+            raise CliError(f"--until: use a UTC date or time like 2026-12-01 or 2026-12-01T09:00 (got {args.until[:30]!r})") from None
+        until = until.replace(tzinfo=timezone.utc) if until.tzinfo is None else until.astimezone(timezone.utc)
     settings, config = _load()
     db = Database(settings.database_url)
     try:
-        report = build(db, config, Timing(config, settings.sevbot_update_interval), datetime.now(timezone.utc), days)
+        report = build(db, config, Timing(config, settings.sevbot_update_interval), until, days)
     except Exception as exc:  # an unreachable or un-migrated database
         raise CliError(f"DATABASE_URL: cannot read incidents: {type(exc).__name__}") from None
     finally:
@@ -237,6 +244,7 @@ def parser() -> argparse.ArgumentParser:
     insights = sub.add_parser("insights", help="what the incident history says: counts, time to acknowledge and resolve, "
                                                 "update cadence, repeats, recurring patterns, postmortem follow-through")
     insights.add_argument("--since", default="30d", help="the period: 7d, 30d, 90d, … up to 366d (default 30d)")
+    insights.add_argument("--until", help="the end of the period, UTC (default: now), e.g. 2026-12-01 to see November as it ended")
     insights.add_argument("--format", default="md", help="md (default) or json")
     insights.add_argument("-o", "--output", help="file to write (default: standard output)")
     insights.add_argument("--png", help="also draw the picture (weekday × hour heatmap, weekly time to resolve) to this PNG file")
