@@ -7,6 +7,7 @@ import logging
 from commands.registry import Invocation, register
 from bot.core.errors import BadInput
 from bot.insights.chart import ChartError, render_png_in_child
+from bot.memory import hand_back_freed
 from bot.insights.render import chart_data, slack_text
 from bot.insights.report import BadPeriod, build, parse_period
 from bot.slack.gateway import SlackError
@@ -35,10 +36,13 @@ def _report_and_picture(invocation: Invocation, days: int) -> None:
         log.exception("insights: reading the incident history failed")
         invocation.reply_later(":x: sevbot could not read the incident history just now; nothing is lost, try again in a minute.")
         return
-    invocation.reply_later(slack_text(report, chart_note=":frame_with_picture: The picture (weekday × hour heatmap of incidents "
-                                                         "and alerts, weekly time to resolve) is in your DM with sevbot."))
+    text, chart = slack_text(report, chart_note=":frame_with_picture: The picture (weekday × hour heatmap of incidents "
+                                                "and alerts, weekly time to resolve) is in your DM with sevbot."), chart_data(report)
+    del report
+    hand_back_freed()  # the period's rows are garbage now: give the pages back rather than keep them at rest
+    invocation.reply_later(text)
     try:
-        png = render_png_in_child(chart_data(report))
+        png = render_png_in_child(chart)
         channel = ctx.gateway.open_dm(invocation.user_id)
         ctx.gateway.upload_file(channel, f"sevbot-insights-{days}d.png", png, title=f"Incident insights, last {days} days",
                                 comment=f"Incident insights for the last {days} days (the report is in the channel where you asked).")

@@ -6,9 +6,10 @@ Pure functions over (kind, key, time) occurrences, tested without a database. Th
   one slot, so a flapping alert cannot make a pattern on its own;
 * **weekly**: 3 or more slots of one key fall in the same weekday-and-hour bucket (e.g. Mondays 03:00–04:00 UTC);
 * **daily**: 3 or more slots of one key fall in the same hour, on different days;
-* and it is not chance: if the key's slots were spread evenly over the week (or the day), the probability that some
-  bucket would get that many is at most 1% (binomial tail, times the number of buckets). Without this guard a key
-  seen 20 times at random lands 3 times in one hour of the day most of the time, and the report would cry wolf.
+* and it is not chance: if each key's slots were spread evenly over the week (or the day), the probability that some
+  bucket of some key would get that many is at most 1% (binomial tail, times the buckets, times the keys tested).
+  Without this guard a key seen 20 times at random lands 3 times in one hour of the day most of the time, and a
+  history of thousands of distinct titles throws up a few "patterns" by luck: the report would cry wolf.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 MIN_HITS = 3
 ALPHA = 0.01
@@ -98,30 +99,35 @@ def _days_in(start: datetime, end: datetime, hour: int, weekday: int | None) -> 
 
 def detect(occurrences: Iterable[tuple[str, str, datetime]], start: datetime, end: datetime) -> list[Pattern]:
     """Every pattern in [start, end), strongest first (most hits, then least likely by chance)."""
-    slots: dict[tuple[str, str], set[tuple[date, int]]] = defaultdict(set)
+    # A slot is one int (the day's ordinal × 24 + the hour): a period's occurrences stay small in memory.
+    slots: dict[tuple[str, str], set[int]] = defaultdict(set)
     for kind, key, at in occurrences:
         if start <= at < end and key:
             at = at.astimezone(timezone.utc)
-            slots[(kind, key)].add((at.date(), at.hour))
+            slots[(kind, key)].add(at.toordinal() * 24 + at.hour)
+    # Every key seen MIN_HITS times is tested in every bucket: the chance is corrected for all those tests, so a
+    # history with thousands of distinct titles does not throw up a few by luck.
+    tested = sum(1 for taken in slots.values() if len(taken) >= MIN_HITS)
     found: list[Pattern] = []
     for (kind, key), taken in slots.items():
         n = len(taken)
         if n < MIN_HITS:
             continue
-        weekly = Counter((day.weekday(), hour) for day, hour in taken)
+        # date.fromordinal(d).weekday() == (d - 1) % 7 (ordinal 1 is Monday 0001-01-01).
+        weekly = Counter((((slot // 24) - 1) % 7, slot % 24) for slot in taken)
         weekly_hits: dict[int, int] = {}
         for (weekday, hour), hits in weekly.most_common():
             if hits < MIN_HITS:
                 break
-            chance = min(1.0, 168 * binomial_tail(n, hits, 1 / 168))
+            chance = min(1.0, tested * 168 * binomial_tail(n, hits, 1 / 168))
             if chance > ALPHA:
                 break  # the tail only grows as hits fall
             found.append(Pattern(kind, key, "weekly", weekday, hour, hits, _days_in(start, end, hour, weekday), chance))
             weekly_hits[hour] = max(weekly_hits.get(hour, 0), hits)
-        for hour, hits in Counter(hour for _day, hour in taken).most_common():
+        for hour, hits in Counter(slot % 24 for slot in taken).most_common():
             if hits < MIN_HITS:
                 break
-            chance = min(1.0, 24 * binomial_tail(n, hits, 1 / 24))
+            chance = min(1.0, tested * 24 * binomial_tail(n, hits, 1 / 24))
             if chance > ALPHA:
                 break
             # A weekly pattern at this hour already says it, unless other days add at least MIN_HITS more.

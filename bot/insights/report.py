@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -181,14 +182,17 @@ def _build(conn: Connection, config: IncidentConfig, timing: Timing, now: dateti
     by_severity, by_service, total = _counts(conn, previous_start, start, now)
     times, weeks = _times(conn, start, now)
     pattern_start = min(start, now - PATTERN_MIN_WINDOW)
-    occurrences, heat_incidents, heat_alerts = _occurrences(conn, pattern_start, start, now)
+    heat_incidents = [[0] * 24 for _ in range(7)]
+    heat_alerts = [[0] * 24 for _ in range(7)]
+    # Streamed into the detector (never a list): the pattern window's rows pass through once.
+    found = patterns.detect(_occurrences(conn, pattern_start, start, now, heat_incidents, heat_alerts), pattern_start, now)
     return Report(
         days=days, start=start, end=now, total=total,
         by_severity=sorted(by_severity, key=lambda c: (severity_rank_or_last(c.key), c.key)),
         by_service=sorted(by_service, key=lambda c: (-c.current, -c.previous, c.key)),
         times=times, cadence=_cadence(conn, config, timing, start, now), cadence_grace_minutes=CADENCE_GRACE.total_seconds() / 60,
         repeats=_repeats(conn, by_service, start, now),
-        patterns=patterns.detect(occurrences, pattern_start, now), pattern_start=pattern_start,
+        patterns=found, pattern_start=pattern_start,
         missing_postmortems=_missing_postmortems(conn, config, start, now),
         overdue_followups=_overdue_followups(conn, start, now), followups_without_due=_undated_followups(conn, start, now),
         heat_incidents=heat_incidents, heat_alerts=heat_alerts, weeks=weeks,
@@ -300,32 +304,28 @@ def _repeats(conn: Connection, by_service: list[Count], start: datetime, end: da
     return [Repeat(c.key, c.current, int(latest[c.key]), declared[latest[c.key]]) for c in repeated]
 
 
-def _occurrences(conn: Connection, pattern_start: datetime, start: datetime, end: datetime
-                 ) -> tuple[list[tuple[str, str, datetime]], list[list[int]], list[list[int]]]:
-    """(kind, key, time) for the pattern search, and the period's weekday × hour counts for the picture."""
-    found: list[tuple[str, str, datetime]] = []
-    heat_incidents = [[0] * 24 for _ in range(7)]
-    heat_alerts = [[0] * 24 for _ in range(7)]
+def _occurrences(conn: Connection, pattern_start: datetime, start: datetime, end: datetime,
+                 heat_incidents: list[list[int]], heat_alerts: list[list[int]]) -> Iterator[tuple[str, str, datetime]]:
+    """(kind, key, time) for the pattern search; on the way, the period's weekday × hour counts for the picture."""
     for declared_at, service, title in conn.execute(
             select(Incident.declared_at, Incident.service, Incident.title)
             .where(Incident.declared_at >= pattern_start, Incident.declared_at < end)):
         if service:
-            found.append(("service", service, declared_at))
+            yield "service", service, declared_at
         cluster = patterns.title_cluster(title or "")
         if cluster:
-            found.append(("title", cluster, declared_at))
+            yield "title", cluster, declared_at
         if declared_at >= start:
             heat_incidents[declared_at.weekday()][declared_at.hour] += 1
     for fired_at, labels, service, title in conn.execute(
             select(AlertGroup.first_fired_at, AlertGroup.labels, AlertGroup.service, AlertGroup.title)
             .where(AlertGroup.first_fired_at >= pattern_start, AlertGroup.first_fired_at < end)):
         name = (labels or {}).get("alertname") if isinstance(labels, dict) else None
-        found.append(("alert", str(name or title or "")[:200], fired_at))
+        yield "alert", str(name or title or "")[:200], fired_at
         if service:
-            found.append(("service", service, fired_at))
+            yield "service", service, fired_at
         if fired_at >= start:
             heat_alerts[fired_at.weekday()][fired_at.hour] += 1
-    return found, heat_incidents, heat_alerts
 
 
 def _missing_postmortems(conn: Connection, config: IncidentConfig, start: datetime, now: datetime) -> list[MissingPostmortem]:
