@@ -261,19 +261,21 @@ def _cadence(conn: Connection, config: IncidentConfig, timing: Timing, start: da
     now, while it is open) was longer than its severity's update interval plus the grace. The longest stretch of
     each incident is found in SQL (a window function over the period's updates only)."""
     gap = _seconds_between(conn.dialect.name, "at", "LAG(at) OVER (PARTITION BY id ORDER BY at)")
+    # No shared CTE for the period: PostgreSQL materialises one that is read three times and then joins the
+    # timeline to it blind (no statistics), a nested loop over every event; each branch filters incidents itself.
+    period = "incidents.declared_at >= :start AND incidents.declared_at < :now"
     statement = text(f"""
-        WITH period AS (
-            SELECT id, severity, declared_at,
-                   CASE WHEN status = :closed AND resolved_at IS NOT NULL THEN resolved_at ELSE :now END AS ended_at
-            FROM incidents WHERE declared_at >= :start AND declared_at < :now
-        ), marks AS (
-            SELECT id, severity, declared_at AS at FROM period
+        WITH marks AS (
+            SELECT incidents.id AS id, incidents.severity AS severity, incidents.declared_at AS at
+                FROM incidents WHERE {period}
             UNION ALL
-            SELECT period.id, period.severity, timeline_events.at FROM timeline_events
-                JOIN period ON period.id = timeline_events.incident_id
-                WHERE timeline_events.kind = :kind
+            SELECT incidents.id, incidents.severity, timeline_events.at FROM timeline_events
+                JOIN incidents ON incidents.id = timeline_events.incident_id
+                WHERE timeline_events.kind = :kind AND {period}
             UNION ALL
-            SELECT id, severity, ended_at AS at FROM period
+            SELECT incidents.id, incidents.severity,
+                   CASE WHEN incidents.status = :closed AND incidents.resolved_at IS NOT NULL THEN incidents.resolved_at ELSE :now END
+                FROM incidents WHERE {period}
         ), gaps AS (
             SELECT id, severity, {gap} AS gap FROM marks
         )
@@ -294,14 +296,15 @@ def _cadence(conn: Connection, config: IncidentConfig, timing: Timing, start: da
 
 def _repeats(conn: Connection, by_service: list[Count], start: datetime, end: datetime) -> list[Repeat]:
     """Services with more than one incident in the period, most first, with their latest incident."""
-    repeated = [c for c in by_service if c.current >= 2 and c.key != NO_SERVICE][:REPEATS_SHOWN]
-    if not repeated:
-        return []
-    latest = dict(conn.execute(select(Incident.service, func.max(Incident.id))
-                               .where(Incident.declared_at >= start, Incident.declared_at < end,
-                                      Incident.service.in_([c.key for c in repeated])).group_by(Incident.service)).all())
-    declared = dict(conn.execute(select(Incident.id, Incident.declared_at).where(Incident.id.in_(list(latest.values())))).all())
-    return [Repeat(c.key, c.current, int(latest[c.key]), declared[latest[c.key]]) for c in repeated]
+    repeated = [c for c in sorted(by_service, key=lambda c: (-c.current, c.key)) if c.current >= 2 and c.key != NO_SERVICE]
+    found: list[Repeat] = []
+    for count in repeated[:REPEATS_SHOWN]:
+        number, declared_at = conn.execute(
+            select(Incident.id, Incident.declared_at)
+            .where(Incident.service == count.key, Incident.declared_at >= start, Incident.declared_at < end)
+            .order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(1)).one()
+        found.append(Repeat(count.key, count.current, int(number), declared_at))
+    return found
 
 
 def _occurrences(conn: Connection, pattern_start: datetime, start: datetime, end: datetime,
