@@ -1,7 +1,7 @@
 """The insights picture: a weekday × hour heatmap of incidents and alerts, and the weekly time to resolve (PNG).
 
 matplotlib is imported inside `render_png` only. `sevbot serve` does not even do that: it draws in a short-lived
-child process (`render_png_in_child`, running `python -m bot.insights.chart`), so the ~30 MiB that matplotlib
+child process (`render_png_in_child`, running `python -m bot.insights.chart`), so the ~56 MiB that matplotlib
 takes never stays in the bot (docs/performance.md measures both). `sevbot insights --png` draws in-process.
 """
 from __future__ import annotations
