@@ -35,7 +35,8 @@ def render_png(chart: dict[str, Any]) -> bytes:
     top, middle, bottom = figure.subplots(3, 1, height_ratios=[1, 1, 0.9])
     figure.suptitle(str(chart.get("title") or "Incident insights"), fontsize=13)
     for axes, grid, name, colours in ((top, incidents, "Incidents declared", "Reds"), (middle, alerts, "Alerts fired", "Blues")):
-        image = axes.imshow(grid, aspect="auto", cmap=colours, interpolation="nearest", vmin=0)
+        # The scale starts at 0 and reaches at least 1, so an empty week is white rather than a mid-tone.
+        image = axes.imshow(grid, aspect="auto", cmap=colours, interpolation="nearest", vmin=0, vmax=max(1, max(map(max, grid))))
         axes.set_title(f"{name} ({sum(map(sum, grid))})", fontsize=11, loc="left")
         axes.set_yticks(range(7), WEEKDAYS)
         axes.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
@@ -53,6 +54,7 @@ def render_png(chart: dict[str, Any]) -> bytes:
     step = max(1, len(weeks) // 13)
     bottom.set_xticks(range(0, len(weeks), step), labels[::step], fontsize=8)
     bottom.set_ylabel("hours")
+    bottom.set_ylim(0, max(1.0, max(values, default=0.0) * 1.15))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
