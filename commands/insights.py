@@ -3,6 +3,7 @@ and its picture as a PNG in the person's DM with sevbot (an ephemeral message ca
 from __future__ import annotations
 
 import logging
+import threading
 
 from commands.registry import Invocation, register
 from bot.core.errors import BadInput
@@ -14,6 +15,9 @@ from bot.slack.gateway import SlackError
 
 log = logging.getLogger(__name__)
 USAGE = "`/incident insights [7d|30d|90d]` (default 30d)"
+# One picture at a time per process: each is a child Python of ~125 MiB for about a second, and a burst of requests
+# must not fork a crowd of them on a small box. The report text is never held back.
+DRAWING = threading.BoundedSemaphore(1)
 
 
 @register("insights", "/incident insights [7d|30d|90d]",
@@ -37,10 +41,14 @@ def _report_and_picture(invocation: Invocation, days: int) -> None:
         invocation.reply_later(":x: sevbot could not read the incident history just now; nothing is lost, try again in a minute.")
         return
     text, chart = slack_text(report, chart_note=":frame_with_picture: The picture (weekday × hour heatmap of incidents "
-                                                "and alerts, weekly time to resolve) is in your DM with sevbot."), chart_data(report)
+                                                "and alerts, weekly time to resolve) is on its way to your DM with sevbot."), chart_data(report)
     del report
     hand_back_freed()  # the period's rows are garbage now: give the pages back rather than keep them at rest
     invocation.reply_later(text)
+    if not DRAWING.acquire(blocking=False):
+        invocation.reply_later(":hourglass_flowing_sand: Another insights picture is being drawn right now, so this one is "
+                               "skipped; ask again in a minute for the picture.")
+        return
     try:
         png = render_png_in_child(chart)
         channel = ctx.gateway.open_dm(invocation.user_id)
@@ -50,3 +58,5 @@ def _report_and_picture(invocation: Invocation, days: int) -> None:
         log.warning("insights: the picture was not sent: %s", problem)
         invocation.reply_later(f":warning: The picture could not be sent ({problem}); `sevbot insights --since {days}d --png "
                                f"insights.png` draws it from the database.")
+    finally:
+        DRAWING.release()

@@ -220,6 +220,12 @@ def test_cli_bad_options_are_one_line(tmp_path: Path, args: list[str], expected:
     assert done.stderr.startswith(expected) and done.stderr.count("\n") == 1, done.stderr
 
 
+def test_cli_on_an_unmigrated_database_is_one_line(tmp_path: Path) -> None:
+    done = _cli(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "sevbot: DATABASE_URL: cannot read incidents: OperationalError\n"
+
+
 # ---- /incident insights over signed HTTP ------------------------------------------------------------------------
 
 @pytest.fixture
@@ -234,8 +240,10 @@ def test_slash_command_answers_privately_and_sends_the_picture_to_the_dm(insight
     answer = bot.say("U0EXEC", "insights 30d", "C0GENERAL")
     assert answer.startswith(":bar_chart: *Incident insights: the last 30 days")
     assert "PaymentsApiLatency alerts: 4 of the last 5 Mondays between 03:00 and 04:00 UTC" in answer
-    assert "*Incidents:* 6 (previous 3: +3, +100%)" in answer and "in your DM with sevbot" in answer
+    assert "*Incidents:* 6 (previous 3: +3, +100%)" in answer and "on its way to your DM with sevbot" in answer
     assert bot.sim.workspace.messages("C0GENERAL") == [], "nothing is posted in the channel"
+    post = next(p for p in bot.sim.workspace.response_posts if p.body["text"] == answer)
+    assert post.body["response_type"] == "ephemeral", "only the person who asked sees the report"
 
     ws = bot.sim.workspace
     dm = wait_for(lambda: ws.dm_channel("U0EXEC"), what="the DM")
@@ -250,3 +258,28 @@ def test_slash_command_bad_period_says_what_to_type(insights_bot: Bot) -> None:
     answer = insights_bot.say("U0L1", "insights 3weeks", "C0GENERAL")
     assert answer.startswith(":x: Usage: `/incident insights [7d|30d|90d]` (default 30d)") and "'3weeks'" in answer
     assert insights_bot.sim.workspace.files == {}
+
+
+def test_a_picture_slack_refuses_is_reported_and_the_report_still_arrives(insights_bot: Bot) -> None:
+    bot = insights_bot
+    bot.sim.inject("files.completeUploadExternal", error="not_allowed_token_type")
+    answer = bot.say("U0L1", "insights", "C0GENERAL")
+    assert answer.startswith(":bar_chart: *Incident insights: the last 30 days")  # no word: 30 days
+    warning = wait_for(lambda: next((p.body["text"] for p in bot.sim.workspace.response_posts if ":warning:" in p.body["text"]), None),
+                       timeout=30, what="the warning")
+    assert "not_allowed_token_type" in warning and "`sevbot insights --since 30d --png insights.png`" in warning
+
+
+def test_one_picture_at_a_time(insights_bot: Bot) -> None:
+    import commands.insights
+
+    assert commands.insights.DRAWING.acquire(blocking=False)  # as if another request were drawing now
+    try:
+        answer = insights_bot.say("U0L1", "insights 7d", "C0GENERAL")
+        assert answer.startswith(":bar_chart: *Incident insights: the last 7 days")
+        skipped = wait_for(lambda: next((p.body["text"] for p in insights_bot.sim.workspace.response_posts
+                                         if "Another insights picture is being drawn" in p.body["text"]), None), what="the notice")
+        assert "ask again in a minute" in skipped
+    finally:
+        commands.insights.DRAWING.release()
+    assert insights_bot.sim.workspace.files == {}, "no second drawing was started"

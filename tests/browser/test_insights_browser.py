@@ -15,7 +15,7 @@ def test_the_insights_picture_shows_inline(sandbox: Sandbox, page: Any) -> None:
     _send(page, "/incident insights 7d")
     answer = page.locator(".msg.ephemeral").filter(has_text="Incident insights: the last 7 days")
     expect(answer).to_contain_text("Only visible to you")
-    expect(answer).to_contain_text("is in your DM with sevbot")
+    expect(answer).to_contain_text("is on its way to your DM with sevbot")
 
     _open_dm(page)
     image = page.locator(".msg .file-image img")
