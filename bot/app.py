@@ -19,6 +19,7 @@ import commands.alerts
 import commands.declare
 import commands.events
 import commands.home
+import commands.insights  # noqa: F401  (registers itself)
 import commands.help  # noqa: F401  (registers itself)
 import commands.list  # noqa: F401
 import commands.oncall

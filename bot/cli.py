@@ -257,6 +257,59 @@ def _iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
+def cmd_insights(args: argparse.Namespace) -> int:
+    """The insights report from the database alone (no Slack needed), as Markdown or JSON, and the picture."""
+    import json
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from bot.db.engine import Database
+    from bot.insights.report import BadPeriod, build, parse_period
+    from bot.insights.render import as_json, markdown
+    from bot.scheduler.timing import Timing
+
+    try:
+        days = parse_period(args.since)
+    except BadPeriod as exc:
+        raise CliError(f"--since: {exc}") from None
+    if args.format not in ("md", "json"):
+        raise CliError(f"--format: use md or json (got {args.format[:20]!r})")
+    until = datetime.now(timezone.utc)
+    if args.until:
+        try:
+            until = datetime.fromisoformat(args.until.replace("Z", "+00:00"))
+        except ValueError:
+            raise CliError(f"--until: use a UTC date or time like 2026-12-01 or 2026-12-01T09:00 (got {args.until[:30]!r})") from None
+        until = until.replace(tzinfo=timezone.utc) if until.tzinfo is None else until.astimezone(timezone.utc)
+    settings, config = _load()
+    db = Database(settings.database_url)
+    try:
+        report = build(db, config, Timing(config, settings.sevbot_update_interval), until, days)
+    except Exception as exc:  # an unreachable or un-migrated database
+        raise CliError(f"DATABASE_URL: cannot read incidents: {type(exc).__name__}") from None
+    finally:
+        db.dispose()
+    text = json.dumps(as_json(report), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else markdown(report)
+    if args.png:
+        from bot.insights.chart import render_png
+        from bot.insights.render import chart_data
+
+        try:
+            Path(args.png).write_bytes(render_png(chart_data(report)))
+        except OSError as exc:
+            raise CliError(f"--png: cannot write {args.png}: {exc.strerror}") from None
+        print(f"sevbot: wrote {args.png}", file=sys.stderr)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"-o: cannot write {args.output}: {exc.strerror}") from None
+        print(f"sevbot: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sevbot", description="A Slack incident bot.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -297,6 +350,14 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     export.set_defaults(run=cmd_export)
+    insights = sub.add_parser("insights", help="what the incident history says: counts, time to acknowledge and resolve, "
+                                                "update cadence, repeats, recurring patterns, postmortem follow-through")
+    insights.add_argument("--since", default="30d", help="the period: 7d, 30d, 90d, … up to 366d (default 30d)")
+    insights.add_argument("--until", help="the end of the period, UTC (default: now), e.g. 2026-12-01 to see November as it ended")
+    insights.add_argument("--format", default="md", help="md (default) or json")
+    insights.add_argument("-o", "--output", help="file to write (default: standard output)")
+    insights.add_argument("--png", help="also draw the picture (weekday × hour heatmap, weekly time to resolve) to this PNG file")
+    insights.set_defaults(run=cmd_insights)
     say = sub.add_parser("say", help="send a slash command to a running sandbox, as a seeded user")
     say.add_argument("text", help='for example: "/incident declare sev1 Checkout is failing"')
     say.add_argument("--as", dest="user", default="U0L1", help="Slack user id (sandbox users: U0L1, U0L2, U0IC, U0EXEC)")

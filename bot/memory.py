@@ -42,3 +42,12 @@ def settle_after_startup() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def hand_back_freed() -> None:
+    """After a one-off burst of allocations (an insights report reads a whole period), collect and return the freed
+    pages to the OS, so a long-running bot does not keep the burst's high-water mark as its resting size."""
+    gc.collect()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -262,6 +262,11 @@ class SlackGateway:
                     return landed
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    def open_dm(self, user: str) -> str:
+        """The id of the direct-message channel between sevbot and `user` (opened if new): where a file for one person
+        goes, since an ephemeral message cannot carry one."""
+        return str(self._call("conversations.open", users=user)["channel"]["id"])
+
     def post_dm(self, user: str, text: str, blocks: list[dict[str, Any]] | None = None) -> tuple[str, str]:
         """A direct message to a person: (the DM channel's id, the message's ts), to update it later. Not retried
         blindly, like every post (a DM has no metadata look: the caller's retry decides)."""

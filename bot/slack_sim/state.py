@@ -209,6 +209,9 @@ class Trigger:
     used: bool = False
 
 
+IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
+
+
 @dataclass
 class UploadedFile:
     id: str
@@ -218,9 +221,17 @@ class UploadedFile:
     title: str = ""
     completed: bool = False
 
+    @property
+    def mimetype(self) -> str:
+        """Images by their extension (Slack shows them inline); anything else is text, as the bot uploads it."""
+        extension = self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else ""
+        return IMAGE_TYPES.get(extension, "text/plain")
+
     def to_api(self) -> dict[str, Any]:
+        image = self.mimetype.startswith("image/")
         return {"id": self.id, "name": self.filename, "title": self.title or self.filename,
-                "size": len(self.content or b""), "mimetype": "text/plain", "filetype": "text",
+                "size": len(self.content or b""), "mimetype": self.mimetype,
+                "filetype": self.filename.rsplit(".", 1)[-1].lower() if image else "text",
                 "user": BOT_USER_ID, "url_private": f"https://sim.slack.local/files/{self.id}/{self.filename}"}
 
 

@@ -270,7 +270,7 @@ function message(m, ch) {
     m.ephemeral ? el("div", { class: "only-you" }, "👁 Only visible to you · ",
       el("a", { href: "#", onclick: (e) => { e.preventDefault(); S.dismissed.add(m.ts); S.keys.channel = null; render(); }, text: "Dismiss" })) : null,
     content(m, { surface: "message", channel: ch.id, ts: m.ts, ephemeral: !!m.ephemeral }),
-    m.files && m.files.length ? el("div", { class: "files" }, m.files.map((f) => el("div", { class: "file", text: "📎 " + (f.title || f.name) }))) : null,
+    m.files && m.files.length ? el("div", { class: "files" }, m.files.map(fileShare)) : null,
     m.reactions && m.reactions.length ? el("div", { class: "reactions" }, m.reactions.map((r) =>
       el("span", { class: "reaction", title: r.users.map((u) => userName(u) || u).join(", "), text: `${Mrkdwn.emojify(":" + r.name + ":")} ${r.count}` }))) : null,
     m.replies && m.replies.length ? el("div", { class: "thread" },
@@ -278,6 +278,17 @@ function message(m, ch) {
       m.replies.map((r) => message(r, ch))) : null,
   );
   return el("div", { class: classes, dataset: { ts: m.ts, user: m.user } }, avatar(m.user), body);
+}
+
+// An image shows inline, as Slack shows it; any other file is a named attachment.
+function fileShare(f) {
+  const name = f.title || f.name;
+  if (f.url && String(f.mimetype || "").startsWith("image/")) {
+    return el("figure", { class: "file-image" },
+      el("img", { src: `${f.url}?user=${encodeURIComponent(S.user)}`, alt: name, loading: "lazy" }),
+      el("figcaption", { text: "🖼 " + name }));
+  }
+  return el("div", { class: "file", text: "📎 " + name });
 }
 
 function content(m, ctx) {

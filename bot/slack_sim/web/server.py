@@ -142,7 +142,23 @@ class WebConsole:
         return {"ts": m.ts, "user": m.user, "text": m.text, "blocks": m.blocks, "edited": m.edited_ts is not None,
                 "pinned": m.ts in pins, "thread_ts": m.thread_ts,
                 "reactions": [{"name": n, "count": len(u), "users": u} for n, u in m.reactions.items()],
-                "files": [{"name": f.get("name"), "title": f.get("title")} for f in m.files]}
+                "files": [{"id": f.get("id"), "name": f.get("name"), "title": f.get("title"), "mimetype": f.get("mimetype"),
+                           "url": f"/files/{f.get('id')}"} for f in m.files]}
+
+    def file(self, user_id: str, file_id: str) -> tuple[bytes, str]:
+        """An uploaded file's bytes and type, for a person who can see a message sharing it (as Slack's client
+        shows an image inline); anything else is a 404, so the page can't be used to read other people's DMs."""
+        self._person(user_id)
+        ws = self.sim.workspace
+        with ws.lock:
+            f = ws.files.get(file_id)
+            if f is None or not f.completed or f.content is None:
+                raise ActionError("no such file", 404)
+            shared = any(self._readable(ch, user_id) and any(shared.get("id") == file_id for m in ws.messages(ch.id) for shared in m.files)
+                         for ch in ws.channels.values())
+            if not shared:
+                raise ActionError("no such file", 404)
+            return f.content, f.mimetype
 
     # ---- acting ----------------------------------------------------------------------------------------------
     def _channel_for(self, user_id: str, channel_id: str) -> Channel:
@@ -346,6 +362,13 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path in STATIC_FILES:
             return self._static(STATIC_FILES[url.path])
+        if url.path.startswith("/files/"):
+            user = {k: v[-1] for k, v in parse_qs(url.query).items()}.get("user", "")
+            try:
+                content, mimetype = self.console.file(user, url.path.removeprefix("/files/"))
+            except ActionError as exc:
+                return self._json(exc.status, {"ok": False, "error": str(exc)})
+            return self._bytes(content, mimetype)
         if url.path == "/api/state":
             q = {k: v[-1] for k, v in parse_qs(url.query).items()}
             return self._run(lambda: self.console.state(q.get("user", ""), q.get("channel")))
@@ -406,6 +429,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         self.wfile.write(data)
+
+    def _bytes(self, content: bytes, mimetype: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", mimetype)
+        self.send_header("Content-Length", str(len(content)))
+        self.send_header("Cache-Control", "private, max-age=3600")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        if not mimetype.startswith("image/"):
+            self.send_header("Content-Disposition", "attachment")
+        self.end_headers()
+        self.wfile.write(content)
 
     def _json(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
