@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.people.lookup import NameBook
 from bot.render import Renderer
 from bot.resolve.export import build_document, render_markdown
 from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
+from tests.markdown_check import html
 from tests.test_cli import SEVBOT, _env
 
 GOLDEN = Path(__file__).parent / "golden" / "postmortem.md"
@@ -146,7 +148,8 @@ def test_export_uploads_with_the_three_step_flow(bot: Bot) -> None:
 
 
 def _scripted_incident(bot: Bot, clock: FakeClock) -> None:
-    """A whole incident, minute by minute, with hostile text where people type."""
+    """A whole incident, minute by minute, with hostile text where people type (and in a display name)."""
+    _name_people(bot)
     bot.slack.slash_command("U0L1", "declare sev2 Checkout <b>failing</b> *for* [all](http://evil.example) users")
     channel = bot.wait_provisioned(1).channel_id
     bot.settled()
@@ -181,18 +184,31 @@ def _scripted_incident(bot: Bot, clock: FakeClock) -> None:
     bot.settled()
 
 
+def _name_people(bot: Bot) -> None:
+    """Display names as people set them in Slack: one with none (the real name shows), one with Markdown in it."""
+    users = bot.sim.workspace.users
+    users["U0L1"].display_name = "Lee Park"
+    users["U0L2"].display_name = ""
+    users["U0L2"].real_name = "Sam Okafor"
+    users["U0EXEC"].display_name = "Erin *exec* [VP]"
+
+
 def test_golden_markdown_export_and_json_round_trip(tmp_path: Path) -> None:
     clock = FakeClock(START)
     with running_bot(f"sqlite:///{tmp_path / 'g.db'}", paging_config(), clock=clock) as bot:
         _scripted_incident(bot, clock)
         deps = bot.runtime.deps
-        document = build_document(deps.db, deps.config, 1)
+        # The names snapshot is filled after each change in the background; the export fills any gap itself.
+        document = build_document(deps.db, deps.config, 1, names=NameBook(deps.db, bot.runtime.core.gateway, deps.clock))
         markdown = render_markdown(Renderer(), document)
     if not GOLDEN.exists():  # first run writes it for review; committed, it is the contract
         GOLDEN.write_text(markdown)
     assert markdown == GOLDEN.read_text(), "postmortem export changed: review and update tests/golden/postmortem.md"
-    for injected in ("<script>", "<b>", "](http://evil", "\n# heading"):
-        assert injected not in markdown
+    page = html(markdown)
+    for injected in ("<script>", "<b>", "evil.example\"", "<em>exec", "<h1>heading"):
+        assert injected not in page
+    assert '<a href' not in page, "no link comes from typed text"
+    assert "Checkout &lt;b&gt;failing&lt;/b&gt; *for* [all](http://evil.example) users" in page
     assert json.loads(json.dumps(document)) == document
     assert render_markdown(Renderer(), json.loads(json.dumps(document))) == markdown
 
