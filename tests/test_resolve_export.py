@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -229,3 +230,99 @@ def test_cli_export_formats_and_errors(tmp_path: Path) -> None:
     for bad, message in (("INC-99", "There is no incident INC-99"), ("42", "is not an incident id")):
         result = subprocess.run([*SEVBOT, "export", bad], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def _snapshot(bot: Bot) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from bot.db.models import PersonName
+    with bot.runtime.deps.db.unit_of_work() as session:
+        return {row.user_id: row.display_name for row in session.scalars(select(PersonName))}
+
+
+def _exported(bot: Bot, channel: str, user: str = "U0L1") -> str:
+    """Run `/incident export` over signed HTTP and return the Markdown file Slack received."""
+    before = set(bot.sim.workspace.files)
+    assert "Drafting the postmortem" in _say(bot, user, channel, "export")
+    new = wait_for(lambda: [f for k, f in bot.sim.workspace.files.items() if k not in before and f.content], what="export uploaded")
+    return bytes(new[0].content).decode("utf-8")
+
+
+def _incident_with_everyone(bot: Bot, clock: FakeClock) -> str:
+    """Declare (pages the on-call group), hand a role over, acknowledge, resolve: every way a person comes in."""
+    _name_people(bot)
+    bot.slack.slash_command("U0L1", "declare sev1 Checkout failing")
+    channel = bot.wait_provisioned(1).channel_id
+    bot.settled()
+    clock.advance(minutes=1, seconds=7)
+    _say(bot, "U0L1", channel, "assign comms <@U0EXEC>")
+    clock.advance(minutes=2, seconds=58)
+    _say(bot, "U0L2", channel, "ack")
+    clock.advance(hours=1, minutes=10, seconds=3)
+    view = _resolve_view(bot, "U0L1", channel)
+    bot.slack.submit_view("U0L1", view.id, _fill(summary="Handed back to <@U0EXEC> for comms"))
+    wait_for(lambda: bot.incident(1).status == "resolved", what="resolved")
+    bot.settled()
+    return channel
+
+
+def test_http_export_names_people_and_reads_times_like_a_person(bot: Bot, clock: FakeClock) -> None:
+    channel = _incident_with_everyone(bot, clock)
+    # Taken after the commits that brought each person in, off the request path.
+    wait_for(lambda: {"U0L1", "U0L2", "U0EXEC"} <= set(_snapshot(bot)), what="names snapshot")
+    assert _snapshot(bot)["U0L2"] == "Sam Okafor", "no display name set: the real name"
+    markdown = _exported(bot, channel)
+    page = html(markdown)
+    assert "| Declared | 2026-11-22 03:00:00 UTC by @Lee Park |" in markdown
+    assert "| Incident Commander | @Lee Park | 2026-11-22 03:00:00 UTC | end | @Lee Park |" in markdown
+    assert "| Communications Lead | @Erin \\*exec\\* \\[VP\\] | 03:01:07 UTC | end | @Lee Park |" in markdown
+    assert "acked by @Sam Okafor at 03:04:05 UTC (tier 1)" in markdown
+    assert "| 03:04:05 UTC | T+04:05 | @Sam Okafor | Page acknowledged by @Sam Okafor" in markdown
+    assert "| 04:14:08 UTC | T+1:14:08 | @Lee Park | Resolved after 1h 14m" in markdown
+    assert "Handed back to @Erin \\*exec\\* \\[VP\\] for comms" in markdown, "a mention inside typed text is named"
+    assert "### 2026-11-22" in markdown and markdown.count("2026-11-22") < 12, "the date once per day, not on every row"
+    assert "@U0" not in markdown and not re.search(r"\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00|T\d{2}:", markdown) and "<em>exec" not in page
+    document = build_document(bot.runtime.deps.db, bot.runtime.deps.config, 1)
+    assert document["incident"]["declared_by"] == "U0L1" and document["incident"]["declared_by_name"] == "Lee Park"
+    assert document["pages"][0]["acked_by"] == "U0L2" and document["pages"][0]["acked_by_name"] == "Sam Okafor"
+    assert document["people"]["U0EXEC"] == "Erin *exec* [VP]"
+    assert render_markdown(Renderer(), json.loads(json.dumps(document))) == render_markdown(Renderer(), document)
+
+
+def test_a_person_who_left_is_still_named_from_the_snapshot(bot: Bot, clock: FakeClock, tmp_path: Path) -> None:
+    channel = _incident_with_everyone(bot, clock)
+    wait_for(lambda: "U0EXEC" in _snapshot(bot), what="Erin's name taken")
+    del bot.sim.workspace.users["U0EXEC"]  # Erin left: Slack no longer knows her
+    bot.sim.reset_calls()
+    markdown = _exported(bot, channel)
+    assert "| Communications Lead | @Erin \\*exec\\* \\[VP\\] |" in markdown
+    assert not [c for c in bot.sim.calls_to("users.info") if c.args.get("user") == "U0EXEC"], "the snapshot answered"
+    if bot.runtime.deps.db.url.startswith("sqlite"):  # and the CLI, with no Slack at all, names her the same way
+        env = _env(tmp_path, DATABASE_URL=bot.runtime.deps.db.url)
+        cli = subprocess.run([*SEVBOT, "export", "INC-1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 0 and "@Erin \\*exec\\* \\[VP\\]" in cli.stdout
+
+
+def test_export_fills_missing_names_and_never_fails_when_slack_cannot_answer(bot: Bot, clock: FakeClock) -> None:
+    from sqlalchemy import delete
+
+    from bot.db.models import PersonName
+    channel = _incident_with_everyone(bot, clock)
+    _say(bot, "U0L1", channel, "followup Check the webhook <@U0NOBODY>")  # an id Slack has never heard of
+    bot.settled()
+    wait_for(lambda: "U0EXEC" in _snapshot(bot), what="names taken")
+    with bot.runtime.deps.db.unit_of_work() as session:
+        session.execute(delete(PersonName).where(PersonName.user_id.in_(["U0L2", "U0EXEC"])))
+    bot.runtime.core.gateway._user_cache.clear()  # a fresh process: nothing remembered in memory either
+    bot.sim.inject("users.info", http_status=500, times=50)
+    markdown = _exported(bot, channel)
+    assert "@Lee Park" in markdown, "the snapshot still names whom it has"
+    assert "| Communications Lead | @U0EXEC |" in markdown and "@U0NOBODY" in markdown, "else the raw id; the export is not lost"
+    bot.sim.reset_calls()
+    bot.sim.clear_faults()
+    markdown = _exported(bot, channel)
+    assert "| Communications Lead | @Erin \\*exec\\* \\[VP\\] |" in markdown and "@Sam Okafor" in markdown, "filled at export"
+    assert "@U0NOBODY" in markdown
+    looked_up = sorted(c.args.get("user") for c in bot.sim.calls_to("users.info"))
+    assert looked_up == ["U0EXEC", "U0L2", "U0NOBODY"], "only the missing ones, once each"
+    assert {"U0L2", "U0EXEC"} <= set(_snapshot(bot))

@@ -44,10 +44,17 @@ NameOf = Callable[[str], str | None]
 
 def mentions_to_names(text: str, name_of: NameOf | None, *, mrkdwn: bool = False) -> str:
     """Mentions → plain words, `<@U…>` as `@display name` where the name is known (else `@U…`). `mrkdwn`: the text is
-    Slack mrkdwn as sevbot stored it (timeline summaries), so `&lt;` `&gt;` `&amp;` are decoded too."""
-    if name_of is not None:
-        text = _USER_MENTION.sub(lambda m: "@" + (name_of(m.group(1)) or m.group(1)), text)
-    return slack_to_plain(text, decode_entities=mrkdwn)
+    Slack mrkdwn as sevbot stored it (timeline summaries), so `&lt;` `&gt;` `&amp;` are decoded too, and the
+    mentions people typed inside it (stored escaped) are named like sevbot's own."""
+    if mrkdwn:
+        text = slack_to_plain(_named(text, name_of))
+    return slack_to_plain(_named(text, name_of), decode_entities=False)
+
+
+def _named(text: str, name_of: NameOf | None) -> str:
+    if name_of is None:
+        return text
+    return _USER_MENTION.sub(lambda m: "@" + (name_of(m.group(1)) or m.group(1)), text)
 
 
 def inert_markdown(value: object, name_of: NameOf | None = None, *, mrkdwn: bool = False) -> str:
