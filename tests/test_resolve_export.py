@@ -5,7 +5,8 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from bot.people.lookup import NameBook
 from bot.render import Renderer
 from bot.resolve.export import build_document, render_markdown
 from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
-from tests.markdown_check import html
+from tests.markdown_check import html, inlines, shape
 from tests.test_cli import SEVBOT, _env
 
 GOLDEN = Path(__file__).parent / "golden" / "postmortem.md"
@@ -326,3 +327,87 @@ def test_export_fills_missing_names_and_never_fails_when_slack_cannot_answer(bot
     looked_up = sorted(c.args.get("user") for c in bot.sim.calls_to("users.info"))
     assert looked_up == ["U0EXEC", "U0L2", "U0NOBODY"], "only the missing ones, once each"
     assert {"U0L2", "U0EXEC"} <= set(_snapshot(bot))
+
+
+@dataclass(frozen=True)
+class _Similar:
+    """Shaped like bot/similar's SimilarIncident: what the export's hook takes."""
+
+    incident_id: int
+    title: str
+    declared_at: datetime
+    severity: str
+    service: str | None
+    root_cause: str | None
+    fix: str | None
+    postmortem_url: str | None
+    score: float
+    reasons: list[str]
+
+
+def _attach_alerts(bot: Bot) -> None:
+    from bot.db.models import Alert, AlertGroup
+    fired = START + timedelta(seconds=-95)
+    with bot.runtime.deps.db.unit_of_work() as session:
+        group = AlertGroup(source="alertmanager", group_key="{}:{alertname=\"x\"}", state="resolved", route="payments", action="page",
+                           title="Checkout *errors* > 5% <!channel>", severity="critical", service="payments", labels={},
+                           external_url="https://am.example/#/alerts?receiver=sevbot&filter={a=\"b\"}", firing=0,
+                           first_fired_at=fired, last_event_at=START, resolved_at=START + timedelta(minutes=40),
+                           acked_by="U0L2", acked_at=START + timedelta(minutes=4, seconds=5), incident_id=1)
+        session.add(group)
+        session.flush()
+        session.add_all([
+            Alert(group_id=group.id, fingerprint="f1", status="resolved", labels={"alertname": "HighErrorRate_[prod](http://evil)"},
+                  annotations={}, starts_at=fired, ends_at=START + timedelta(minutes=40),
+                  generator_url="http://prometheus.example/graph?g0.expr=rate(x[5m])>0.05", updated_at=START),
+            Alert(group_id=group.id, fingerprint="f2", status="resolved", labels={"alertname": "# LatencyHigh"}, annotations={},
+                  starts_at=fired, ends_at=None, generator_url="javascript:alert(1)", updated_at=START),
+        ])
+
+
+def test_alerts_and_similar_incidents_sections(bot: Bot, clock: FakeClock) -> None:
+    _name_people(bot)
+    bot.slack.slash_command("U0L1", "declare sev1 Checkout failing")
+    bot.wait_provisioned(1)
+    bot.settled()
+    _attach_alerts(bot)
+    deps = bot.runtime.deps
+    past = [_Similar(7, "Checkout 500s after <b>deploy</b>", datetime(2026, 9, 1, 14, 5, 9, 123456, tzinfo=timezone.utc), "sev1", "payments",
+                     "Expired webhook secret", "Rotated | restarted", "https://docs.example/pm/inc-7", 0.8123, ["same service", "title: *checkout*"]),
+            _Similar(3, "Search slow", datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc), "sev3", None, None, None, None, 0.2, [])]
+    seen: list[int] = []
+
+    def similar(session: object, incident_id: int) -> list[_Similar]:
+        seen.append(incident_id)
+        return past
+
+    document = build_document(deps.db, deps.config, 1, names=NameBook(deps.db, bot.runtime.core.gateway, deps.clock), similar=similar)
+    assert seen == [1]
+    markdown = render_markdown(Renderer(), document)
+    alerts = markdown.split("## Alerts", 1)[1].split("\n## ", 1)[0]
+    assert ("| 2026-11-22 02:58:25 UTC (T-01:35) | 03:04:05 UTC by @Sam Okafor | 03:40:00 UTC |") in alerts
+    row = next(line for line in alerts.splitlines() if line.startswith("| [Checkout"))
+    cells = inlines(f"| a | b | c | d | e |\n|---|---|---|---|---|\n{row}\n")[-5:]
+    links = [(t.attrs["href"], t) for t in (cells[0].children or []) if t.type == "link_open"]
+    assert [href for href, _ in links] == ["https://am.example/#/alerts?receiver=sevbot&filter=%7Ba=%22b%22%7D",
+                                           "http://prometheus.example/graph?g0.expr=rate%28x%5B5m%5D%29%3E0.05"]
+    _, text = shape(cells[0])
+    assert text.replace("\u2060", "") == "Checkout *errors* > 5% @channel: HighErrorRate_[prod](http://evil), # LatencyHigh"
+    assert "<!channel>" not in markdown and "@channel" not in markdown
+    assert shape(cells[1])[1] == "alertmanager"
+    similar_part = markdown.split("## Similar past incidents", 1)[1].split("\n## ", 1)[0]
+    first, second = [line for line in similar_part.splitlines() if line.startswith("| INC-")]
+    tokens = inlines(f"{'| x ' * 8}|\n{'|---' * 8}|\n{first}\n")[-8:]
+    assert [shape(t)[1] for t in tokens] == ["INC-7 · Checkout 500s after <b>deploy</b>", "2026-09-01 14:05:09 UTC", "sev1", "payments",
+                                             "same service; title: *checkout*", "Expired webhook secret", "Rotated | restarted", "postmortem"]
+    assert [t.attrs["href"] for t in tokens[7].children or [] if t.type == "link_open"] == ["https://docs.example/pm/inc-7"]
+    assert second.startswith("| INC-3 · Search slow | 2026-03-02 01:00:00 UTC | sev3 |  |  | not recorded | not recorded | none |")
+    assert document["similar"][0] == {"id": "INC-7", "title": "Checkout 500s after <b>deploy</b>", "declared_at": "2026-09-01T14:05:09.123456+00:00",
+                                      "severity": "sev1", "service": "payments", "root_cause": "Expired webhook secret", "fix": "Rotated | restarted",
+                                      "postmortem_url": "https://docs.example/pm/inc-7", "score": 0.812, "reasons": ["same service", "title: *checkout*"]}
+    assert document["alerts"][0]["acked_by"] == "U0L2" and document["alerts"][0]["acked_by_name"] == "Sam Okafor"
+    assert render_markdown(Renderer(), json.loads(json.dumps(document))) == markdown
+    # No search ran: no section; a search that found nothing says so.
+    assert "## Similar past incidents" not in render_markdown(Renderer(), build_document(deps.db, deps.config, 1))
+    nothing = render_markdown(Renderer(), build_document(deps.db, deps.config, 1, similar=lambda session, incident_id: []))
+    assert "## Similar past incidents\n\nNo similar past incident was found." in nothing
