@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import quote
 
 from bot.domain.text import slack_to_plain
@@ -67,12 +68,20 @@ def inert_markdown(value: object, name_of: NameOf | None = None, *, mrkdwn: bool
     return _escape(plain)
 
 
+# The only characters that may need a backslash (the rest of the text is copied as it is: most of it, quickly).
+_CANDIDATE = re.compile(r"[\\`*_~\[\]|<&:.@]")
+
+
+@lru_cache(maxsize=8192)  # names and labels repeat on every row of a long draft
 def _escape(text: str) -> str:
-    out: list[str] = []
     n = len(text)
     # where a bare URL's `:` or `.` is, and an e-mail address's `@`: GFM would make links of them
     url_marks = {m.end() for m in _BARE_URL.finditer(text)} | {m.start() for m in _EMAIL_AT.finditer(text)}
-    for i, ch in enumerate(text):
+    out: list[str] = []
+    done = 0
+    for match in _CANDIDATE.finditer(text):
+        i = match.start()
+        ch = text[i]
         # Beyond the value's ends is template text we can't see: count it as neither space nor letter.
         before = text[i - 1] if i else ""
         after = text[i + 1] if i + 1 < n else ""
@@ -88,11 +97,13 @@ def _escape(text: str) -> str:
             escape = after.isalpha() or after in "/!?"
         elif ch == "&":
             escape = _ENTITY.match(text, i) is not None
-        elif i in url_marks:
-            escape = True
-        else:
-            escape = False
-        out.append("\\" + ch if escape else ch)
+        else:  # `:` `.` `@`
+            escape = i in url_marks
+        if escape:
+            out.append(text[done:i])
+            out.append("\\")
+            done = i
+    out.append(text[done:])
     escaped = "".join(out)
     closing = _CLOSING_HASHES.search(escaped)
     if closing:  # ` ##` at the end would close a heading the value sits in, and vanish

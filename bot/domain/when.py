@@ -6,10 +6,19 @@ fraction of a second: nobody reads microseconds in a postmortem.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
 def _parse(value: str | datetime) -> datetime:
-    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return _parse_iso(value) if isinstance(value, str) else _utc(value)
+
+
+@lru_cache(maxsize=4096)  # the declare time is read once per row; a draft has a few thousand distinct times at most
+def _parse_iso(value: str) -> datetime:
+    return _utc(datetime.fromisoformat(value))
+
+
+def _utc(at: datetime) -> datetime:
     return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
