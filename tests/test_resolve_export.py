@@ -213,6 +213,28 @@ def test_golden_markdown_export_and_json_round_trip(tmp_path: Path) -> None:
     assert "Checkout &lt;b&gt;failing&lt;/b&gt; *for* [all](http://evil.example) users" in page
     assert json.loads(json.dumps(document)) == document
     assert render_markdown(Renderer(), json.loads(json.dumps(document))) == markdown
+    # Every key of sevbot-postmortem/1 before names, alerts and similar incidents is still there, unchanged in kind.
+    assert set(OLD_KEYS["top"]) < set(document) and set(OLD_KEYS["incident"]) < set(document["incident"])
+    for section in ("severity_history", "roles", "timeline", "pages", "followups", "runbooks"):
+        assert all(set(OLD_KEYS[section]) < set(entry) for entry in document[section]), section
+    assert document["timeline"][0]["t_plus"] == "T+00:00" and document["incident"]["declared_at"] == "2026-11-22T03:00:00+00:00"
+    # A document from before this release (no names) still renders: people by id.
+    old = {k: v for k, v in json.loads(json.dumps(document)).items() if k not in ("people", "alerts", "similar")}
+    assert "| Incident Commander | @U0L1 |" in render_markdown(Renderer(), old)
+
+
+OLD_KEYS = {
+    "top": ["format", "incident", "resolution", "severity_history", "roles", "timeline", "updates", "pages", "paging_events",
+            "runbooks", "validation", "followups"],
+    "incident": ["id", "title", "severity", "severity_label", "status", "service", "scope", "description", "declared_by", "declared_at",
+                 "resolved_by", "resolved_at", "seconds_to_ack", "seconds_to_resolve", "channel", "postmortem_url"],
+    "severity_history": ["at", "t_plus", "by", "from", "to", "reason"],
+    "roles": ["role", "role_name", "user", "assigned_by", "assigned_at", "ended_at"],
+    "timeline": ["at", "t_plus", "actor", "kind", "summary"],
+    "pages": ["started_at", "t_plus", "policy", "reason", "state", "tier", "round", "acked_by", "acked_at", "seconds_to_ack"],
+    "followups": ["text", "owner", "due", "created_by", "created_at"],
+    "runbooks": ["title", "name", "started_by", "started_at", "completed_at", "steps"],
+}
 
 
 def test_cli_export_formats_and_errors(tmp_path: Path) -> None:
