@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.config import IncidentConfig  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
-from bot.db.models import Incident, RoleAssignment, TimelineEvent  # noqa: E402
+from bot.db.models import Incident, PersonName, RoleAssignment, TimelineEvent  # noqa: E402
 from bot.render import Renderer  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.resolve.export import build_document, render_markdown  # noqa: E402
@@ -40,8 +40,13 @@ def seed(url: str, events: int) -> None:
             id=1, title="Checkout failing for all users", severity="sev1", status="investigating", declared_by="U0L1",
             declared_at=start, provision_attempts=1, card_version=0, card_synced_version=0))
         conn.execute(insert(RoleAssignment.__table__).values(incident_id=1, role="ic", user_id="U0L1", assigned_by="U0L1", assigned_at=start))
-        rows = [{"incident_id": 1, "at": start + timedelta(seconds=n), "actor": "U0L2", "kind": KINDS[n % len(KINDS)],
-                 "summary": f"Event {n}: rolled back payments-api <v{n}> & checked *p99* [dash](http://x) | ok", "data": {},
+        # Names from the snapshot, as a real export shows them (one with Markdown in it, so it is escaped too).
+        conn.execute(insert(PersonName.__table__), [
+            {"user_id": "U0L1", "display_name": "Lee Park", "real_name": "Lee Park", "fetched_at": start},
+            {"user_id": "U0L2", "display_name": "Sam *ops* Okafor", "real_name": "Sam Okafor", "fetched_at": start}])
+        # Microseconds in the times, as recorded; every summary hostile and naming someone; ~3 hours, so days don't change.
+        rows = [{"incident_id": 1, "at": start + timedelta(seconds=n, microseconds=536318), "actor": "U0L2", "kind": KINDS[n % len(KINDS)],
+                 "summary": f"Event {n}: <@U0L1> rolled back payments-api &lt;v{n}&gt; &amp; checked *p99* [dash](http://x) | ok", "data": {},
                  "dedupe_key": None} for n in range(events)]
         for chunk in range(0, len(rows), 2000):
             conn.execute(insert(TimelineEvent.__table__), rows[chunk:chunk + 2000])

@@ -10,10 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from bot.data import data_dir
-from bot.domain.text import escape_mrkdwn, markdown_escape, one_line, truncate
+from bot.domain import markdown, when
+from bot.domain.text import escape_mrkdwn, one_line, truncate
 
 TEMPLATES_DIR = data_dir("templates")
 
@@ -22,6 +24,33 @@ def slack_date(value: datetime) -> str:
     """Shown in each reader's own timezone by Slack, with UTC as the fallback text."""
     epoch = int(value.timestamp())
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{value.strftime('%Y-%m-%d %H:%M UTC')}>"
+
+
+def _names(context: Context) -> dict[str, str]:
+    names = context.get("people")
+    return names if isinstance(names, dict) else {}
+
+
+@pass_context
+def _md(context: Context, value: object) -> str:
+    """Text people typed → inert Markdown; `<@U…>` in it → `@display name`."""
+    return markdown.inert_markdown(value, _names(context).get)
+
+
+@pass_context
+def _md_mrkdwn(context: Context, value: object) -> str:
+    """Slack mrkdwn sevbot stored (timeline summaries) → inert Markdown."""
+    return markdown.inert_markdown(value, _names(context).get, mrkdwn=True)
+
+
+@pass_context
+def _who(context: Context, user_id: object) -> str:
+    return markdown.who(user_id, _names(context))
+
+
+@pass_context
+def _md_link(context: Context, label: object, url: object) -> str:
+    return markdown.link(label, url, _names(context))
 
 
 class Renderer:
@@ -38,7 +67,16 @@ class Renderer:
         self.env.filters["trunc"] = truncate
         self.env.filters["one_line"] = one_line
         self.env.filters["slack_date"] = slack_date
-        self.env.filters["md"] = markdown_escape
+        # Markdown (the postmortem draft): `people` in the template's context maps user ids to display names.
+        self.env.filters["md"] = _md
+        self.env.filters["md_mrkdwn"] = _md_mrkdwn
+        self.env.filters["who"] = _who
+        self.env.filters["md_link"] = _md_link
+        self.env.filters["hms"] = when.time_of_day
+        self.env.filters["stamp"] = when.stamp
+        self.env.filters["t_plus"] = when.t_plus
+        self.env.globals["days"] = when.Days
+        self.env.globals["by_day"] = when.by_day
         self.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
 
     def preload(self) -> None:

@@ -39,6 +39,7 @@ from bot.oncall.feed import CalendarFeed, MissingSecret, calendar_secrets
 from bot.metrics import exposition
 from bot.home.refresh import HomeRefresher
 from bot.home.view import home_view
+from bot.people.lookup import NameBook, NameRefresher
 from bot.paging.delivery import deliver_page, post_in_incident_channel
 from bot.oncall.handoff import ONCALL_HANDOFF, USERGROUP_SYNC, handoff_due, sync_all, sync_usergroup
 from bot.oncall.zones import ZoneBook
@@ -126,6 +127,8 @@ class Core:
     provisioner: Provisioner
     scheduler: Scheduler
     home: HomeRefresher | None = None
+    # Takes the names of an incident's people into the snapshot after each change (bot/people/lookup.py).
+    names: NameRefresher | None = None
 
     def provision(self, incident_id: int, has_outbox: bool = True) -> None:
         """Start the page the declare called for (its DMs go out as it commits), drive Slack for the new incident,
@@ -144,6 +147,8 @@ class Core:
         if has_outbox:
             self.outbox.release_waiting(incident_id)
             self.outbox.drain(incident_id)
+        if self.names is not None:  # the declarer and the first roles (the declare itself commits on the hot path)
+            self.names.changed((incident_id,))
         if self.home is not None:
             self.home.changed()  # a new incident (and its channel) on everyone's Home tab
 
@@ -222,9 +227,12 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     home = HomeRefresher(lambda user, notice: home_view(deps, gateway.usergroup_members, user, notice), gateway.publish_home,
                          background.run_later)
 
+    names = NameRefresher(db, NameBook(db, gateway, clock), background.run_later)
+
     def after_commit(incidents: frozenset[int | None]) -> None:
         delivery.after_commit(incidents)  # a unit of work that queued Slack effects starts their delivery
         home.changed()  # and whatever it changed may be on somebody's Home tab (rate-limited per person)
+        names.changed(incidents)  # and may have brought in people whose names the export will want
     db.after_commit = after_commit
     handlers: dict[str, TimerHandler] = {
         timers.UPDATE_REMINDER: lambda session, timer: reminder_due(deps, session, timer),
@@ -239,7 +247,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
     provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner)
-    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home)
+    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home, names)
     outbox.register("alert_declare", lambda _gateway, payload: core.declare_from_alert(int(payload["group_id"])))
     return core
 

@@ -14,6 +14,7 @@ from commands.context import Context
 from bot.slack.gateway import SlackError
 from bot.core.actions import ForIncident
 from bot.core.errors import BadInput, Refused
+from bot.people.lookup import NameBook
 from bot.resolve.export import build_document, render_markdown
 from commands.clicks import Click
 from bot.resolve.resolve import add_followup, check_can_resolve, duration_text, record_postmortem, resolve
@@ -97,7 +98,9 @@ def run_export(invocation: Invocation) -> None:
 
 
 def _upload_export(ctx: Context, incident_id: int, channel: str, user: str, response_url: str | None) -> None:
-    markdown = render_markdown(ctx.renderer, build_document(ctx.deps.db, ctx.deps.config, incident_id))
+    # Runs after the ack, so names the snapshot lacks may be asked of Slack here (a bounded number of calls).
+    names = NameBook(ctx.deps.db, ctx.gateway, ctx.deps.clock)
+    markdown = render_markdown(ctx.renderer, build_document(ctx.deps.db, ctx.deps.config, incident_id, names=names))
     name = human_id(incident_id)
     try:
         ctx.gateway.upload_file(channel, f"{name}-postmortem.md", markdown.encode("utf-8"), title=f"{name} postmortem draft",

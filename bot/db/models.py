@@ -277,6 +277,19 @@ class FollowUp(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PersonName(Base):
+    """What Slack called a person when sevbot last looked (users.info), kept so an export years later still names
+    people who have since left the workspace. `display_name` is what the export shows: the profile's display name,
+    else the real name, else the handle."""
+
+    __tablename__ = "person_names"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    real_name: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class SeenRequest(Base):
     """Signed Slack requests already accepted, kept for the signature window: the same signed body sent again (a
     replay) is refused with no effect, on every replica. `digest` is the SHA-256 of the timestamp and signature."""

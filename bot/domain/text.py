@@ -26,11 +26,11 @@ def one_line(text: str) -> str:
 
 
 _SLACK_MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
-def slack_to_plain(text: str) -> str:
-    """Our stored mrkdwn back to plain words: mentions become @U…, #C…; entities are decoded."""
+def slack_to_plain(text: str, *, decode_entities: bool = True) -> str:
+    """Our stored mrkdwn back to plain words: mentions become @U…, #C…; entities are decoded (not for raw text
+    people typed, where `&amp;` is what they wrote)."""
     def mention(match: re.Match[str]) -> str:
         sigil, target, label = match.groups()
         if sigil == "!":
@@ -38,16 +38,9 @@ def slack_to_plain(text: str) -> str:
         return sigil + (label or target)
 
     text = _SLACK_MENTION.sub(mention, text)
+    if not decode_entities:
+        return text
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def markdown_escape(text: object) -> str:
-    """Plain text → inert Markdown: no formatting, link, heading or HTML can be injected (one line)."""
-    if text is None or text == "":
-        return ""
-    plain = " ".join(slack_to_plain(str(text)).split())
-    plain = _MARKDOWN_SPECIAL.sub(r"\\\1", plain)
-    return plain.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def mrkdwn_link(url: str, label: str) -> str:

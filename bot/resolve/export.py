@@ -1,19 +1,26 @@
 """The postmortem draft: everything the timeline knows, as a JSON-able document and as Markdown from a template.
 
 The Markdown is rendered from the JSON document itself, so the two formats can't disagree, and a JSON export
-loaded back renders the same Markdown (the round-trip the tests check).
+loaded back renders the same Markdown (the round-trip the tests check). People are Slack ids in the document, each
+with its display name beside it (`…_name`) and all of them in `people`, from the names snapshot
+(bot/people/lookup.py), so a draft of an old incident still names people who have left.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.config import IncidentConfig
 from bot.db.engine import Database
-from bot.db.models import FollowUp, Incident, Page, RoleAssignment, RunbookRun, RunbookStepState, TimelineEvent
+from bot.db.models import Alert, AlertGroup, FollowUp, Incident, Page, RoleAssignment, RunbookRun, RunbookStepState, TimelineEvent
 from bot.domain.incident import human_id
+from bot.people.collect import people_of_incident
+from bot.people.lookup import NameBook
+from bot.people.snapshot import known_names
 from bot.render import Renderer
 from bot.core.errors import BadInput
 from bot.domain.severity import severity_label
@@ -36,7 +43,84 @@ def _t_plus(at: datetime, start: datetime) -> str:
     return f"T{sign}{hours:02d}:{rest // 60:02d}"
 
 
-def build_document(db: Database, config: IncidentConfig, incident_id: int) -> dict[str, Any]:
+class SimilarIncidentLike(Protocol):
+    """One past incident like this one: the shape the similar-incidents search returns (bot/similar)."""
+
+    incident_id: int
+    title: str
+    declared_at: datetime
+    severity: str
+    service: str | None
+    root_cause: str | None
+    fix: str | None
+    postmortem_url: str | None
+    score: float
+    reasons: Sequence[str]
+
+
+# HOOK for the similar-incidents search: the composition root (or the export's caller) passes
+# `lambda session, incident_id: similar_to_incident(session, incident_id, limit=3)` as `similar=`.
+SimilarFinder = Callable[[Session, int], Sequence[SimilarIncidentLike]]
+
+# Which names of a person each document key has (the id stays; the name is added next to it as `<key>_name`).
+PERSON_KEYS = {
+    "incident": ("declared_by", "resolved_by"), "severity_history": ("by",), "roles": ("user", "assigned_by"),
+    "timeline": ("actor",), "updates": ("author",), "pages": ("acked_by",), "paging_events": ("actor",),
+    "runbooks": ("started_by",), "followups": ("owner", "created_by"), "alerts": ("acked_by", "resolved_by"),
+}
+
+
+def similar_entry(item: SimilarIncidentLike) -> dict[str, Any]:
+    """One similar incident as the document carries it (JSON types only)."""
+    return {"id": human_id(item.incident_id), "title": item.title, "declared_at": _iso(item.declared_at),
+            "severity": item.severity, "service": item.service, "root_cause": item.root_cause, "fix": item.fix,
+            "postmortem_url": item.postmortem_url, "score": round(float(item.score), 3), "reasons": list(item.reasons)}
+
+
+def build_document(db: Database, config: IncidentConfig, incident_id: int, *, names: NameBook | None = None,
+                   similar: SimilarFinder | None = None) -> dict[str, Any]:
+    """The document. `names` (a Slack lookup) fills in, with a bounded number of calls, the names the snapshot
+    lacks; without it (the CLI needs no Slack) the snapshot alone names people. `similar`: see SimilarFinder."""
+    document = _read_document(db, config, incident_id, similar)
+    with db.transaction() as connection:
+        ids, _ = people_of_incident(connection, incident_id)
+        shown = known_names(connection, ids)
+    if names is not None and ids - set(shown):
+        shown.update(names.names(ids - set(shown)))
+    _add_names(document, shown)
+    return document
+
+
+def _add_names(document: dict[str, Any], shown: dict[str, str]) -> None:
+    document["people"] = dict(sorted(shown.items()))
+    for section, keys in PERSON_KEYS.items():
+        entries = [document[section]] if section == "incident" else document[section]
+        for entry in entries:
+            for key in keys:
+                entry[f"{key}_name"] = shown.get(entry[key]) if entry[key] else None
+    for run in document["runbooks"]:
+        for step in run["steps"]:
+            step["by_name"] = shown.get(step["by"]) if step["by"] else None
+
+
+def _alerts(session: Session, incident_id: int) -> list[dict[str, Any]]:
+    groups = list(session.scalars(select(AlertGroup).where(AlertGroup.incident_id == incident_id).order_by(AlertGroup.first_fired_at, AlertGroup.id)))
+    entries = []
+    for group in groups:
+        alerts = session.scalars(select(Alert).where(Alert.group_id == group.id).order_by(Alert.starts_at, Alert.id))
+        entries.append({
+            "title": group.title, "source": group.source, "severity": group.severity, "service": group.service,
+            "state": group.state, "fired_at": _iso(group.first_fired_at), "resolved_at": _iso(group.resolved_at),
+            "resolved_by": group.resolved_by, "acked_at": _iso(group.acked_at), "acked_by": group.acked_by,
+            "link": group.external_url,
+            "alerts": [{"name": str(a.labels.get("alertname") or a.annotations.get("summary") or a.fingerprint),
+                        "status": a.status, "starts_at": _iso(a.starts_at), "ends_at": _iso(a.ends_at), "link": a.generator_url}
+                       for a in alerts],
+        })
+    return entries
+
+
+def _read_document(db: Database, config: IncidentConfig, incident_id: int, similar: SimilarFinder | None) -> dict[str, Any]:
     with db.unit_of_work() as session:
         incident = session.get(Incident, incident_id)
         if incident is None:
@@ -114,10 +198,14 @@ def build_document(db: Database, config: IncidentConfig, incident_id: int) -> di
                  "created_at": _iso(f.created_at)}
                 for f in followups
             ],
+            "alerts": _alerts(session, incident_id),
+            # None: no search ran (the section is left out); []: it ran and found nothing.
+            "similar": None if similar is None else [similar_entry(item) for item in similar(session, incident_id)],
         }
 
 
 def render_markdown(renderer: Renderer, document: dict[str, Any]) -> str:
+    """A document from this release or an older one (without names, alerts or similar incidents) renders alike."""
     if document.get("format") != FORMAT:
         raise BadInput(f"Not a {FORMAT} document.")
-    return renderer.env.get_template("postmortem.md.j2").render(doc=document).rstrip() + "\n"
+    return renderer.env.get_template("postmortem.md.j2").render(doc=document, people=document.get("people") or {}).rstrip() + "\n"

@@ -63,6 +63,13 @@ class UserInfo:
     is_bot: bool
     # The person's IANA time zone as set in their Slack profile (users.info `tz`), e.g. "Europe/Berlin".
     tz: str | None = None
+    display_name: str = ""  # the profile's display name ("" when the person never set one)
+    real_name: str = ""
+
+    @property
+    def shown_name(self) -> str:
+        """What people see in Slack: the display name, else the real name, else the handle."""
+        return self.display_name or self.real_name or self.name or self.id
 
 
 @dataclass(frozen=True)
@@ -359,8 +366,11 @@ class SlackGateway:
                 return cached[1]
         try:
             data = self._call("users.info", user=user_id)["user"]
-            info: UserInfo | None = UserInfo(id=data["id"], name=data.get("name", ""), deleted=bool(data.get("deleted")),
-                                             is_bot=bool(data.get("is_bot")), tz=data.get("tz") or None)
+            profile = data.get("profile") or {}
+            info: UserInfo | None = UserInfo(id=data["id"], name=data.get("name", ""), deleted=bool(data.get("deleted")), is_bot=bool(data.get("is_bot")),
+                                             tz=data.get("tz") or None,
+                                             display_name=str(profile.get("display_name") or "").strip(),
+                                             real_name=str(profile.get("real_name") or data.get("real_name") or "").strip())
         except SlackError as exc:
             if exc.code != "user_not_found":
                 raise

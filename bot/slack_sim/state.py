@@ -30,6 +30,7 @@ class User:
     deleted: bool = False
     title: str = ""
     tz: str = "Etc/UTC"  # the IANA zone of the person's Slack profile
+    display_name: str | None = None  # None: the handle, as when people never set one
 
     def to_api(self) -> dict[str, Any]:
         # Shape of users.info "user" (trimmed to the fields a bot reads).
@@ -48,7 +49,7 @@ class User:
             "is_app_user": False,
             "profile": {
                 "real_name": self.real_name,
-                "display_name": self.name,
+                "display_name": self.name if self.display_name is None else self.display_name,
                 "title": self.title,
                 "team": TEAM_ID,
             },

@@ -119,6 +119,10 @@ def test_dm_ephemeral_users_groups(sim: SlackSimulator, client: WebClient) -> No
     assert sim.workspace.ephemerals[-1].user == "U0L1"
     assert client.users_info(user="U0IC")["user"]["real_name"] == "Ines"
     assert err(client.users_info, user="UNOPE") == "user_not_found"
+    # profile.display_name: the handle unless set; "" when someone never set one (as Slack answers)
+    assert client.users_info(user="U0IC")["user"]["profile"]["display_name"] == "ines"
+    sim.workspace.users["U0IC"].display_name = ""
+    assert client.users_info(user="U0IC")["user"]["profile"] == {**client.users_info(user="U0IC")["user"]["profile"], "display_name": "", "real_name": "Ines"}
     assert len(client.users_list()["members"]) == 6
     assert client.usergroups_users_list(usergroup="S0ONCALL")["users"] == ["U0L1", "U0L2"]
     assert err(client.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
