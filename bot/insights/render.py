@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.incident import human_id
-from bot.domain.text import escape_mrkdwn, markdown_escape, one_line, truncate
+from bot.domain.markdown import inert_markdown
+from bot.domain.text import escape_mrkdwn, one_line, truncate
 from bot.insights.report import Count, Report
 
 FORMAT = "sevbot-insights/1"
@@ -126,7 +127,9 @@ def _more(hidden: int) -> str:
 # ---- Markdown -----------------------------------------------------------------------------------------------------
 
 def markdown(report: Report) -> str:
-    md = markdown_escape
+    def md(value: object) -> str:
+        return inert_markdown(value, mrkdwn=True)
+
     out = [f"# Incident insights: the last {report.days} days", "",
            f"Period: {period_line(report)}.", "",
            "## Incidents against the previous period", "",
