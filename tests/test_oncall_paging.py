@@ -120,6 +120,34 @@ def test_nobody_on_call_anywhere_is_said_plainly(nobody_bot: Bot) -> None:
 
 
 @pytest.fixture
+def nobody_critical_bot(database_url: str, oncall_clock: FakeClock) -> Iterator[Bot]:
+    ladder = EscalationPolicy(tiers=(Tier(targets=("schedule:weekend",)),), escalation_contact=("U0EXEC",))
+    config = paging_config(escalation_policies={"default": ladder}, schedules=SCHEDULES)
+    with running_bot(database_url, config, clock=oncall_clock) as running:
+        yield running
+
+
+def test_on_the_critical_path_an_empty_ladder_still_pages_the_escalation_contact(nobody_critical_bot: Bot) -> None:
+    bot = nobody_critical_bot
+    bot.slack.slash_command("U0L1", "declare sev0 Payments failing")
+    incident = bot.wait_provisioned(1)
+    bot.settled()
+    summaries = _summaries(bot, incident.id)
+    assert any("nobody on call for weekend, escalation contact" in s and s.startswith("Page started") for s in summaries), summaries
+    assert any("You are paged for INC-1" in t for t in _texts(bot, "U0EXEC"))
+    assert not any("Nobody could be paged" in m.text for m in bot.sim.workspace.messages(incident.channel_id))
+
+
+def test_off_the_critical_path_an_empty_ladder_pages_nobody_even_with_a_contact(nobody_critical_bot: Bot) -> None:
+    bot = nobody_critical_bot
+    bot.slack.slash_command("U0L1", "declare sev1 Search is slow")
+    incident = bot.wait_provisioned(1)
+    bot.settled()
+    assert any("nobody could be paged" in s for s in _summaries(bot, incident.id))
+    assert not any("You are paged" in t for t in _texts(bot, "U0EXEC"))
+
+
+@pytest.fixture
 def oncall_alert_bot(database_url: str, oncall_clock: FakeClock) -> Iterator[Bot]:
     config = alerts_config().model_copy(update={"escalation_policies": {"default": LADDER}, "schedules": SCHEDULES})
     with running_bot(database_url, config, clock=oncall_clock) as running:

@@ -89,8 +89,13 @@ def start_page(deps: Deps, session: Session, incident: Incident, *, reason: str,
         policy_name, configured = chosen
         policy = snapshot_ladder(deps, session, configured)
         if not ladder_has_anyone(policy):
-            return _nobody_to_page(deps, session, incident, policy_name, nobody_on_call(policy), reason=reason,
-                                   actor=actor)
+            empty = nobody_on_call(policy)
+            contact = list(configured.escalation_contact)
+            if contact and start_tier == 0 and deps.config.on_critical_path(incident.severity, incident.service):
+                # The critical path always reaches the escalation contact, even when every shift is empty.
+                return start_page(deps, session, incident, actor=actor, context=context, direct=contact,
+                                  reason=f"{reason}; nobody on call for {', '.join(empty)}, escalation contact")
+            return _nobody_to_page(deps, session, incident, policy_name, empty, reason=reason, actor=actor)
     start_tier = min(start_tier, len(policy["tiers"]) - 1)
     page = Page(incident_id=incident.id, policy_name=policy_name, policy=policy, tier=start_tier, round=1, state=PAGING,
                 reason=reason, context=context or {}, started_by=actor, started_at=now)
