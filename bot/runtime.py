@@ -50,6 +50,7 @@ from bot.scheduler import timers
 from bot.scheduler.tick import Scheduler, TimerHandler
 from bot.scheduler.timing import Timing
 from bot.settings import Settings
+from bot.similar.notice import NOTICE_KIND, SimilarNotices, queue_on_provisioned
 from bot.slack.gateway import SlackGateway, build_client
 from bot.updates.cadence import reminder_due
 from commands.context import Context
@@ -138,6 +139,8 @@ class Core:
             incident_channel_ready(self.deps, incident_id)
         if outcome.reply_item is not None:
             self.outbox.deliver(outcome.reply_item)
+        for item in outcome.finish_items:  # e.g. "Has this happened before?": after the declarer's reply
+            self.outbox.deliver(item)
         if has_outbox:
             self.outbox.release_waiting(incident_id)
             self.outbox.drain(incident_id)
@@ -214,6 +217,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     outbox.register("alert_sync", lambda _gateway, payload: alert_slack.sync(int(payload["group_id"])))
     outbox.register("alert_page_dm", lambda _gateway, payload: alert_slack.deliver_page(payload))
     outbox.register("alert_dm_update", lambda _gateway, payload: alert_slack.update_dms(payload))
+    outbox.register(NOTICE_KIND, SimilarNotices(db, config, clock).deliver)
     delivery = Delivery(outbox, background)
     home = HomeRefresher(lambda user, notice: home_view(deps, gateway.usergroup_members, user, notice), gateway.publish_home,
                          background.run_later)
@@ -233,7 +237,7 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
         timers.ARCHIVE_CHANNEL: lambda session, timer: archive_due(deps, session, timer),
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
-    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner)
+    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner, on_finish=(queue_on_provisioned,))
     core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home)
     outbox.register("alert_declare", lambda _gateway, payload: core.declare_from_alert(int(payload["group_id"])))
     return core

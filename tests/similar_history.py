@@ -103,11 +103,11 @@ def _with_alert(session: Session, incident: Incident, name: str, at: datetime) -
                       annotations={}, starts_at=at, updated_at=at))
 
 
-def seed(session: Session) -> tuple[dict[int, str], dict[int, New]]:
-    """Insert the history and the new incidents; returns the kind of every past incident, and each new one by id."""
+def seed_past(session: Session, now: datetime = NOW) -> dict[int, str]:
+    """Insert the history (as of `now`); returns the kind of every past incident by id."""
     kinds: dict[int, str] = {}
     for past in PAST:
-        at = NOW - timedelta(days=past.days_ago)
+        at = now - timedelta(days=past.days_ago)
         resolution = {"summary": past.fix, "root_cause": past.root_cause} if past.fix or past.root_cause else None
         incident = Incident(title=past.title, description=past.description, service=past.service, severity="sev2",
                             status="resolved", declared_by="U0L1", declared_at=at, resolved_at=at + timedelta(hours=2),
@@ -117,6 +117,12 @@ def seed(session: Session) -> tuple[dict[int, str], dict[int, New]]:
         kinds[incident.id] = past.kind
         if past.alert:
             _with_alert(session, incident, past.alert, at)
+    return kinds
+
+
+def seed(session: Session) -> tuple[dict[int, str], dict[int, New]]:
+    """Insert the history and the new incidents; returns the kind of every past incident, and each new one by id."""
+    kinds = seed_past(session)
     new: dict[int, New] = {}
     for query in NEW:
         incident = Incident(title=query.title, description=query.description, service=query.service, severity="sev2",

@@ -13,13 +13,13 @@ MAX_REASON_WORDS = 4
 class Weights:
     """The knobs (docs/similar.md#tuning). A match must share words or an alert; the service alone never qualifies."""
 
-    text: float = 0.6  # all of the title's words shared
+    text: float = 0.8  # all of the title's words shared
     service: float = 0.25
     alert: float = 0.35  # the same alert (fingerprint) or alert name
     root_cause: float = 0.05  # resolved with a root cause: the answer people want
-    half_life_days: float = 180.0  # an incident this old counts half as much above the floor...
+    half_life_days: float = 365.0  # an incident this old counts half as much above the floor...
     recency_floor: float = 0.6  # ...and even a very old one keeps this share of its score
-    threshold: float = 0.35  # below this, nothing is shown (no noise)
+    threshold: float = 0.3  # below this, nothing is shown (no noise)
 
 
 DEFAULT_WEIGHTS = Weights()
