@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import combinations
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
@@ -20,16 +21,16 @@ from bot.similar.scoring import DEFAULT_WEIGHTS, Candidate, Query, Weights, scor
 from bot.similar.words import GENERIC_STEMS, stem, words
 
 # How many candidates each source may bring: enough to hold the right ones, few enough to score in a millisecond or two.
-TEXT_CANDIDATES = 100
-SERVICE_CANDIDATES = 30
+TEXT_CANDIDATES = 60
+SERVICE_CANDIDATES = 20
 ALERT_CANDIDATES = 30
-MAX_QUERY_WORDS = 16
+# The title's words first, then the description's: each word more is a posting list more to rank.
+MAX_QUERY_WORDS = 5
 
+# FTS5 ranks inside the virtual table (no row of incidents read per match); the few it returns are filtered after.
 _TEXT_SQLITE = text(
-    f"SELECT i.id FROM {SQLITE_FTS_TABLE} JOIN incidents i ON i.id = {SQLITE_FTS_TABLE}.rowid "
-    f"WHERE {SQLITE_FTS_TABLE} MATCH :query AND i.id != :exclude AND i.declared_at < :before "
-    f"ORDER BY bm25({SQLITE_FTS_TABLE}, 2.0, 1.0) LIMIT :limit"
-).bindparams(bindparam("before", type_=UTCDateTime()))
+    f"SELECT rowid FROM {SQLITE_FTS_TABLE} WHERE {SQLITE_FTS_TABLE} MATCH :query "
+    f"ORDER BY bm25({SQLITE_FTS_TABLE}, 2.0, 1.0) LIMIT :limit")
 _TEXT_POSTGRES = text(
     f"SELECT i.id FROM incidents i, to_tsquery('{PG_TEXT_CONFIG}', :query) q "
     f"WHERE i.{PG_VECTOR_COLUMN} @@ q AND i.id != :exclude AND i.declared_at < :before "
@@ -85,6 +86,7 @@ def _search(session: Session, query: Query, *, exclude: int | None, limit: int, 
         ids.update(session.scalars(_SAME_SERVICE, {**params, "service": query.service}))
     by_alert = _by_alert(session, query, exclude)
     ids.update(by_alert)
+    ids.discard(exclude)  # type: ignore[arg-type]
     if not ids:
         return []
     alerts = _alerts_of(session, sorted(by_alert))
@@ -105,10 +107,12 @@ def _search(session: Session, query: Query, *, exclude: int | None, limit: int, 
 
 
 def _by_text(session: Session, query: Query, params: dict[str, Any]) -> list[int]:
-    """Candidates from the full-text index, best ranked first. Generic words ("error", "slow") are left out of the
-    look-up when the query has others: they match half the history and would crowd the LIMIT."""
+    """Candidates from the full-text index, best ranked first: incidents sharing at least two of the query's words
+    (or its only word). Ranking every incident that shares one common word is what makes a lookup slow on a long
+    history; one shared word alone scores under the threshold anyway, unless the service is the same, and the same
+    service brings its own candidates. Generic words ("error", "slow") are left out when the query has others."""
     seen: dict[str, str] = {}
-    for word in words(f"{query.title} {query.description or ''}"):
+    for word in [*words(query.title), *words(query.description)]:
         seen.setdefault(stem(word), word)
     specific = [word for s, word in seen.items() if s not in GENERIC_STEMS] or list(seen.values())
     chosen = specific[:MAX_QUERY_WORDS]
@@ -116,9 +120,13 @@ def _by_text(session: Session, query: Query, params: dict[str, Any]) -> list[int
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
     # Words are [a-z0-9]+ only (words.py), so they are safe inside either query language.
-    match = " | ".join(chosen) if postgres else " OR ".join(f'"{word}"' for word in chosen)
-    statement = _TEXT_POSTGRES if postgres else _TEXT_SQLITE
-    return list(session.scalars(statement, {**params, "query": match, "limit": TEXT_CANDIDATES}))
+    quoted = chosen if postgres else [f'"{word}"' for word in chosen]
+    both, either = (" & ", " | ") if postgres else (" AND ", " OR ")
+    pairs = [f"({a}{both}{b})" for a, b in combinations(quoted, 2)] or quoted
+    match = either.join(pairs)
+    if postgres:
+        return list(session.scalars(_TEXT_POSTGRES, {**params, "query": match, "limit": TEXT_CANDIDATES}))
+    return list(session.scalars(_TEXT_SQLITE, {"query": match, "limit": TEXT_CANDIDATES}))
 
 
 def _by_alert(session: Session, query: Query, exclude: int | None) -> set[int]:
