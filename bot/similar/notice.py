@@ -66,14 +66,23 @@ class SimilarNotices:
 
     def _deliver(self, gateway: SlackGateway, incident_id: int, item: int | None, attempt: int) -> dict[str, Any]:
         with self.db.unit_of_work() as session:
-            incident = session.get(Incident, incident_id)
+            incident = session.execute(select(Incident.channel_id, Incident.provisioned_at, Incident.declared_at)
+                                       .where(Incident.id == incident_id)).one_or_none()
             if incident is None or incident.channel_id is None or incident.provisioned_at is None:
                 return {"skipped": "not_provisioned"}  # provisioning's finish queues the first look itself
             found = similar_to_incident(session, incident_id)
+            shown = [f.incident_id for f in found]
             channel, since = incident.channel_id, incident.declared_at.timestamp() - CLOCK_SKEW
             notice = session.get(SimilarNotice, incident_id)
             posted = (notice.message_ts, list(notice.shown), notice.outbox_id) if notice is not None else None
-        shown = [f.incident_id for f in found]
+            if posted is None and shown:
+                # Reserve the post in the lookup's own transaction; a twin that reserved first makes this one wait.
+                session.add(SimilarNotice(incident_id=incident_id, outbox_id=item, channel_id=channel, message_ts=None,
+                                          shown=shown, updated_at=self.clock.now()))
+                try:
+                    session.flush()
+                except IntegrityError:
+                    raise NotYet() from None
         text, blocks = message.notice(found, self.config)
         if posted is not None and posted[0] is not None:
             ts, before, _owner = posted
@@ -82,12 +91,9 @@ class SimilarNotices:
             gateway.update_message(channel, ts, text, blocks)
             self._store(incident_id, ts, shown, item)
             return {"updated": ts, "shown": shown}
-        if posted is None:
-            if not shown:
-                return {"nothing_similar": True}
-            if not self._reserve(incident_id, channel, item, shown):
-                raise NotYet()  # another delivery reserved the post a moment ago: look again in a second
-        elif posted[2] != item and not self._abandoned(posted[2]):
+        if posted is None and not shown:
+            return {"nothing_similar": True}
+        if posted is not None and posted[2] != item and not self._abandoned(posted[2]):
             raise NotYet()  # another delivery is posting it right now
         metadata = {"event_type": METADATA, "event_payload": {"incident_id": incident_id}}
         # A reservation we did not just make means an earlier attempt may have posted before it could record it.
@@ -101,15 +107,6 @@ class SimilarNotices:
             ts = gateway.post_message(channel, text, blocks, metadata=metadata)
         self._store(incident_id, ts, shown, item)
         return {"ts": ts, "shown": shown}
-
-    def _reserve(self, incident_id: int, channel: str, item: int | None, shown: list[int]) -> bool:
-        try:
-            with self.db.unit_of_work() as session:
-                session.add(SimilarNotice(incident_id=incident_id, outbox_id=item, channel_id=channel, message_ts=None,
-                                          shown=shown, updated_at=self.clock.now()))
-            return True
-        except IntegrityError:
-            return False
 
     def _abandoned(self, item: int | None) -> bool:
         """Whether the delivery that reserved the post is over without posting (given up, or gone)."""

@@ -73,8 +73,8 @@ def score(query: Query, query_terms: dict[str, tuple[float, str]], candidate: Ca
           weights: Weights = DEFAULT_WEIGHTS) -> Scored | None:
     """The candidate's score and why, or None when it shares neither words nor an alert with the query."""
     reasons: list[str] = []
-    theirs = terms(candidate.title) | terms(candidate.description)
-    shared = [(w, word) for stem, (w, word) in query_terms.items() if stem in theirs]
+    title_terms, body_terms = terms(candidate.title), terms(candidate.description)
+    shared = [(w, word) for stem, (w, word) in query_terms.items() if stem in title_terms or stem in body_terms]
     total = sum(w for w, _ in query_terms.values())
     text = sum(w for w, _ in shared) / total if total else 0.0
     same_alert = bool(query.fingerprints & candidate.fingerprints) or bool(query.alert_names & candidate.alert_names)

@@ -21,7 +21,7 @@ from bot.similar.scoring import DEFAULT_WEIGHTS, Candidate, Query, Weights, scor
 from bot.similar.words import GENERIC_STEMS, stem, words
 
 # How many candidates each source may bring: enough to hold the right ones, few enough to score in a millisecond or two.
-TEXT_CANDIDATES = 60
+TEXT_CANDIDATES = 40
 SERVICE_CANDIDATES = 20
 ALERT_CANDIDATES = 30
 # The title's words first, then the description's: each word more is a posting list more to rank.
@@ -40,8 +40,24 @@ _SAME_SERVICE = (select(Incident.id)
                  .where(Incident.service == bindparam("service"), Incident.id != bindparam("exclude"),
                         Incident.declared_at < bindparam("before", type_=UTCDateTime()))
                  .order_by(Incident.declared_at.desc()).limit(SERVICE_CANDIDATES))
-_DETAILS = select(Incident.id, Incident.title, Incident.description, Incident.service, Incident.severity,
-                  Incident.declared_at, Incident.resolved_at, Incident.resolution, Incident.postmortem_url)
+# Built once, with expanding IN lists: the lookup runs after every declare, and building a statement costs more
+# CPU than running these small ones.
+_DETAILS = (select(Incident.id, Incident.title, Incident.description, Incident.service, Incident.severity,
+                   Incident.declared_at, Incident.resolved_at, Incident.resolution, Incident.postmortem_url)
+            .where(Incident.id.in_(bindparam("ids", expanding=True)),
+                   Incident.declared_at < bindparam("before", type_=UTCDateTime())))
+_TARGET = select(Incident.title, Incident.description, Incident.service, Incident.declared_at).where(Incident.id == bindparam("id"))
+_SAME_FINGERPRINT = (select(AlertGroup.incident_id).join(Alert, Alert.group_id == AlertGroup.id)
+                     .where(Alert.fingerprint.in_(bindparam("fingerprints", expanding=True)), AlertGroup.incident_id.is_not(None))
+                     .distinct().limit(ALERT_CANDIDATES))
+_SAME_ALERT_NAME = (select(AlertGroup.incident_id)
+                    .where(AlertGroup.incident_id.is_not(None))
+                    .where(AlertGroup.title.in_(bindparam("names", expanding=True))
+                           | AlertGroup.labels["alertname"].as_string().in_(bindparam("names", expanding=True)))
+                    .distinct().limit(ALERT_CANDIDATES))
+_GROUPS_OF = (select(AlertGroup.id, AlertGroup.incident_id, AlertGroup.title, AlertGroup.labels)
+              .where(AlertGroup.incident_id.in_(bindparam("ids", expanding=True))))
+_FINGERPRINTS_OF = select(Alert.group_id, Alert.fingerprint).where(Alert.group_id.in_(bindparam("groups", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -61,8 +77,7 @@ class SimilarIncident:
 def similar_to_incident(session: Session, incident_id: int, *, limit: int = 3,
                         weights: Weights = DEFAULT_WEIGHTS) -> list[SimilarIncident]:
     """Past incidents like this one (declared before it), best first; empty when none scores above the threshold."""
-    row = session.execute(select(Incident.title, Incident.description, Incident.service, Incident.declared_at)
-                          .where(Incident.id == incident_id)).one_or_none()
+    row = session.execute(_TARGET, {"id": incident_id}).one_or_none()
     if row is None:
         return []
     names, fingerprints = _alerts_of(session, [incident_id]).get(incident_id, (frozenset(), frozenset()))
@@ -91,7 +106,7 @@ def _search(session: Session, query: Query, *, exclude: int | None, limit: int, 
         return []
     alerts = _alerts_of(session, sorted(by_alert))
     found: list[SimilarIncident] = []
-    for row in session.execute(_DETAILS.where(Incident.id.in_(sorted(ids)), Incident.declared_at < query.at)):
+    for row in session.execute(_DETAILS, {"ids": sorted(ids), "before": query.at}):
         resolution = row.resolution or {}
         names, fingerprints = alerts.get(row.id, (frozenset(), frozenset()))
         candidate = Candidate(row.id, row.title, row.description, row.service, row.declared_at,
@@ -134,17 +149,9 @@ def _by_alert(session: Session, query: Query, exclude: int | None) -> set[int]:
     fingerprint."""
     found: set[int] = set()
     if query.fingerprints:
-        found.update(session.scalars(
-            select(AlertGroup.incident_id).join(Alert, Alert.group_id == AlertGroup.id)
-            .where(Alert.fingerprint.in_(sorted(query.fingerprints)), AlertGroup.incident_id.is_not(None))
-            .distinct().limit(ALERT_CANDIDATES)))
+        found.update(session.scalars(_SAME_FINGERPRINT, {"fingerprints": sorted(query.fingerprints)}))
     if query.alert_names:
-        names = sorted(query.alert_names)
-        found.update(session.scalars(
-            select(AlertGroup.incident_id)
-            .where(AlertGroup.incident_id.is_not(None))
-            .where(AlertGroup.title.in_(names) | AlertGroup.labels["alertname"].as_string().in_(names))
-            .distinct().limit(ALERT_CANDIDATES)))
+        found.update(session.scalars(_SAME_ALERT_NAME, {"names": sorted(query.alert_names)}))
     found.discard(exclude)  # type: ignore[arg-type]
     return {incident_id for incident_id in found if incident_id is not None}
 
@@ -155,14 +162,13 @@ def _alerts_of(session: Session, incident_ids: list[int]) -> dict[int, tuple[fro
         return {}
     names: dict[int, set[str]] = {}
     prints: dict[int, set[str]] = {}
-    groups = session.execute(select(AlertGroup.id, AlertGroup.incident_id, AlertGroup.title, AlertGroup.labels)
-                             .where(AlertGroup.incident_id.in_(incident_ids))).all()
+    groups = session.execute(_GROUPS_OF, {"ids": incident_ids}).all()
     for group in groups:
         label = (group.labels or {}).get("alertname")
         names.setdefault(group.incident_id, set()).add(str(label) if label else group.title)
     owner = {group.id: group.incident_id for group in groups}
     if owner:
-        for group_id, fingerprint in session.execute(select(Alert.group_id, Alert.fingerprint).where(Alert.group_id.in_(sorted(owner)))):
+        for group_id, fingerprint in session.execute(_FINGERPRINTS_OF, {"groups": sorted(owner)}):
             prints.setdefault(owner[group_id], set()).add(fingerprint)
     return {i: (frozenset(names.get(i, ())), frozenset(prints.get(i, ()))) for i in set(names) | set(prints)}
 

@@ -6,6 +6,8 @@ score is computed here from these words, identically on both backends.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
@@ -42,8 +44,10 @@ def words(text: str | None) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if len(w) >= MIN_LENGTH and w not in STOPWORDS]
 
 
-def terms(text: str | None) -> dict[str, str]:
-    """Stem → the first word that produced it (shown to people as a reason: "shared words: timeout")."""
+@lru_cache(maxsize=8192)
+def terms(text: str | None) -> Mapping[str, str]:
+    """Stem → the first word that produced it (shown to people as a reason: "shared words: timeout"). Cached: the
+    same past incidents come up lookup after lookup, and their words don't change with the question."""
     found: dict[str, str] = {}
     for word in words(text):
         found.setdefault(stem(word), word)
