@@ -97,15 +97,33 @@ def test_a_title_change_updates_the_message_in_place_when_the_list_changed(sqlit
     kinds = _history(bot)
     incident = _declare(bot, "Kafka consumer lag, notifications delayed")
     [first] = _notices(bot, incident.channel_id)
-    with bot.db.unit_of_work() as session:  # what a title-change use case does in its unit of work
-        session.get_one(Incident, incident.id).title = "iOS app crashing on launch after release"
-        refresh_notice(session, bot.runtime.deps.clock, incident.id)
+    answer = bot.say("U0L1", "title iOS app crashing on launch after release", incident.channel_id)
+    assert answer.startswith(f":white_check_mark: INC-{incident.id} is now titled")
     bot.settled()
     [edited] = _notices(bot, incident.channel_id)
-    assert edited.ts == first.ts and edited.edited_ts is not None
+    assert edited.ts == first.ts and edited.edited_ts is not None  # in place: still one message
     text = " ".join(str(b) for b in edited.blocks)
     now_shown = [kinds[i] for i in kinds if f"*INC-{i}*" in text]
     assert len(now_shown) >= 2 and set(now_shown) == {"ios-crash"}
+    assert [e.kind for e in bot.timeline(incident.id)].count("title_changed") == 1
+    assert "iOS app crashing on launch after release" in str(bot.sim.workspace.messages(incident.channel_id)[0].blocks)  # the card
+
+
+def test_a_service_change_posts_when_something_becomes_similar(sqlite_bot: Bot) -> None:
+    bot = sqlite_bot
+    with bot.db.unit_of_work() as session:  # one past incident of the search service that shares one word only
+        session.add(Incident(title="Search results empty for some queries", severity="sev2", status="resolved", service="search",
+                             declared_by="U0L1", declared_at=datetime.now(timezone.utc) - timedelta(days=9)))
+    incident = _declare(bot, "Empty page for shoppers")
+    assert _notices(bot, incident.channel_id) == []
+    assert bot.say("U0L1", "service warehouse", incident.channel_id).startswith(":x: `warehouse` is not a service.")
+    assert bot.say("U0L1", "service search", incident.channel_id).startswith(":white_check_mark:")
+    bot.settled()
+    [posted] = _notices(bot, incident.channel_id)
+    assert "Search results empty for some queries" in str(posted.blocks) and "same service" in str(posted.blocks)
+    assert bot.say("U0L1", "service search", incident.channel_id) == f"INC-{incident.id} is already on search."
+    bot.settled()
+    assert len(_notices(bot, incident.channel_id)) == 1
 
 
 def test_user_text_in_the_message_is_escaped(sqlite_bot: Bot) -> None:
