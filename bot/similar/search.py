@@ -123,25 +123,33 @@ def _search(session: Session, query: Query, *, exclude: int | None, limit: int, 
 
 def _by_text(session: Session, query: Query, params: dict[str, Any]) -> list[int]:
     """Candidates from the full-text index, best ranked first: incidents sharing at least two of the query's words
-    (or its only word). Ranking every incident that shares one common word is what makes a lookup slow on a long
-    history; one shared word alone scores under the threshold anyway, unless the service is the same, and the same
-    service brings its own candidates. Generic words ("error", "slow") are left out when the query has others."""
-    seen: dict[str, str] = {}
-    for word in [*words(query.title), *words(query.description)]:
-        seen.setdefault(stem(word), word)
-    specific = [word for s, word in seen.items() if s not in GENERIC_STEMS] or list(seen.values())
-    chosen = specific[:MAX_QUERY_WORDS]
+    (or its only word), one of them from the title. Ranking every incident that shares one common word (or two words
+    every description says) is what makes a lookup slow on a long history; one shared word alone scores under the
+    threshold anyway, unless the service is the same, and the same service brings its own candidates. Generic words
+    ("error", "slow") are left out when the query has others."""
+    title = _specific(words(query.title))
+    body = [word for word in _specific(words(query.description)) if word not in title]
+    chosen = [*title, *body][:MAX_QUERY_WORDS]
     if not chosen:
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
     # Words are [a-z0-9]+ only (words.py), so they are safe inside either query language.
-    quoted = chosen if postgres else [f'"{word}"' for word in chosen]
+    quote = (lambda word: word) if postgres else (lambda word: f'"{word}"')
     both, either = (" & ", " | ") if postgres else (" AND ", " OR ")
-    pairs = [f"({a}{both}{b})" for a, b in combinations(quoted, 2)] or quoted
-    match = either.join(pairs)
+    anchors = [word for word in chosen if word in title] or chosen
+    pairs = [f"({quote(a)}{both}{quote(b)})" for a, b in combinations(chosen, 2) if a in anchors or b in anchors]
+    match = either.join(pairs or [quote(word) for word in chosen])
     if postgres:
         return list(session.scalars(_TEXT_POSTGRES, {**params, "query": match, "limit": TEXT_CANDIDATES}))
     return list(session.scalars(_TEXT_SQLITE, {"query": match, "limit": TEXT_CANDIDATES}))
+
+
+def _specific(found: list[str]) -> list[str]:
+    """One word per stem, in order; generic words only when there is nothing else."""
+    seen: dict[str, str] = {}
+    for word in found:
+        seen.setdefault(stem(word), word)
+    return [word for s, word in seen.items() if s not in GENERIC_STEMS] or list(seen.values())
 
 
 def _by_alert(session: Session, query: Query, exclude: int | None) -> set[int]:
