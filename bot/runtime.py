@@ -124,6 +124,7 @@ class Core:
     provisioner: Provisioner
     scheduler: Scheduler
     home: HomeRefresher | None = None
+    similar: SimilarNotices | None = None
 
     def provision(self, incident_id: int, has_outbox: bool = True) -> None:
         """Start the page the declare called for (its DMs go out as it commits), drive Slack for the new incident,
@@ -139,8 +140,14 @@ class Core:
             incident_channel_ready(self.deps, incident_id)
         if outcome.reply_item is not None:
             self.outbox.deliver(outcome.reply_item)
-        for item in outcome.finish_items:  # e.g. "Has this happened before?": after the declarer's reply
+        # Finish effects (e.g. "Has this happened before?") after the declarer's reply; they yield to other declares
+        # in flight, and the last declare of a burst delivers those that waited.
+        quiet = not self.provisioner.busy()
+        for item in outcome.finish_items:
             self.outbox.deliver(item)
+        if quiet and self.similar is not None:
+            for item in self.similar.release_waiting():
+                self.outbox.deliver(item)
         if has_outbox:
             self.outbox.release_waiting(incident_id)
             self.outbox.drain(incident_id)
@@ -217,7 +224,6 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     outbox.register("alert_sync", lambda _gateway, payload: alert_slack.sync(int(payload["group_id"])))
     outbox.register("alert_page_dm", lambda _gateway, payload: alert_slack.deliver_page(payload))
     outbox.register("alert_dm_update", lambda _gateway, payload: alert_slack.update_dms(payload))
-    outbox.register(NOTICE_KIND, SimilarNotices(db, config, clock).deliver)
     delivery = Delivery(outbox, background)
     home = HomeRefresher(lambda user, notice: home_view(deps, gateway.usergroup_members, user, notice), gateway.publish_home,
                          background.run_later)
@@ -238,7 +244,10 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
     provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner, on_finish=(queue_on_provisioned,))
-    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home)
+    # "Has this happened before?" yields to declares being provisioned (bot/similar/notice.py).
+    similar = SimilarNotices(db, config, clock, busy=provisioner.busy)
+    outbox.register(NOTICE_KIND, similar.deliver)
+    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home, similar)
     outbox.register("alert_declare", lambda _gateway, payload: core.declare_from_alert(int(payload["group_id"])))
     return core
 

@@ -178,6 +178,11 @@ class Provisioner:
             with self._running_lock:
                 self._running.pop(incident_id, None)
 
+    def busy(self, besides: int | None = None) -> bool:
+        """Whether a declare (other than `besides`) is being provisioned here now: work that can wait, waits for it."""
+        with self._running_lock:
+            return any(incident_id != besides for incident_id in self._running)
+
     def take_back_own(self) -> int:
         """At start: the declares this replica was provisioning when it died are free to claim now."""
         with self.db.transaction() as connection:

@@ -24,7 +24,7 @@ def similar_answer(deps: Deps, incident_id: int | None, text: str) -> str:
         raise BadInput(USAGE)
     if len(text) > MAX_TEXT:
         raise BadInput(f"Keep it under {MAX_TEXT} characters ({len(text):,} given): a title's worth of words is enough.")
-    with deps.db.unit_of_work() as session:
+    with deps.db.reading() as session:  # a read: it never queues behind (or holds up) a write
         if not text:
             assert incident_id is not None
             found = similar_to_incident(session, incident_id)

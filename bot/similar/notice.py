@@ -14,23 +14,32 @@ key) before Slack is called, and a retry of the reserving delivery first looks f
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.config import IncidentConfig
-from bot.core.outbox import NotYet, enqueue, enqueue_keyed
+from bot.core.outbox import WAITING, NotYet, enqueue, enqueue_keyed
 from bot.db.engine import Database
 from bot.db.models import Incident, OutboxItem, SimilarNotice
+from bot.db.types import UTCDateTime
 from bot.similar import message
 from bot.similar.search import similar_to_incident
 from bot.slack.gateway import CLOCK_SKEW, SlackGateway
 
 NOTICE_KIND = "similar_notice"
+# How long a notice may wait for a burst of declares to pass before it goes out anyway.
+YIELD_AT_MOST = timedelta(seconds=30)
+NOTICES = SimilarNotice.__table__
+_STORE = update(NOTICES).where(NOTICES.c.incident_id == bindparam("_id"))
+_OUTBOX = OutboxItem.__table__
+_RELEASE = (update(_OUTBOX).where(_OUTBOX.c.kind == NOTICE_KIND, _OUTBOX.c.done_at.is_(None), _OUTBOX.c.last_error == WAITING)
+            .values(due_at=bindparam("now", type_=UTCDateTime())).returning(_OUTBOX.c.id))
 METADATA = "sevbot_similar"
 
 
@@ -48,41 +57,47 @@ def refresh_notice(session: Session, clock: Clock, incident_id: int) -> None:
 
 class SimilarNotices:
     """The outbox handler. One delivery per incident at a time in this process (a lock); across replicas the
-    reservation row decides who posts."""
+    reservation row decides who posts.
 
-    def __init__(self, db: Database, config: IncidentConfig, clock: Clock) -> None:
+    It yields to declares: while one is being provisioned here (`busy`), a notice waits (NotYet, a second at a time,
+    for at most YIELD_AT_MOST), so in a burst of declares every ack, channel and card comes before any "has this
+    happened before?"."""
+
+    def __init__(self, db: Database, config: IncidentConfig, clock: Clock,
+                 busy: Callable[[int], bool] = lambda _incident: False) -> None:
         self.db = db
         self.config = config
         self.clock = clock
+        self.busy = busy
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def deliver(self, gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
         incident_id = int(payload["incident_id"])
+        waited = self.clock.now().timestamp() - float(payload.get("_since", 0))
+        if waited < YIELD_AT_MOST.total_seconds() and self.busy(incident_id):
+            # Parked until the burst is over (release_waiting), or at the latest until YIELD_AT_MOST has passed.
+            raise NotYet(retry_in=max(1.0, YIELD_AT_MOST.total_seconds() - waited))
         with self._guard:
             lock = self._locks.setdefault(incident_id, threading.Lock())
         with lock:
             return self._deliver(gateway, incident_id, payload.get("_outbox_id"), int(payload.get("_attempt", 1)))
 
     def _deliver(self, gateway: SlackGateway, incident_id: int, item: int | None, attempt: int) -> dict[str, Any]:
-        with self.db.unit_of_work() as session:
+        # The lookup reads outside the SQLite writer queue: declares acking meanwhile never wait for it.
+        with self.db.reading() as session:
             incident = session.execute(select(Incident.channel_id, Incident.provisioned_at, Incident.declared_at)
                                        .where(Incident.id == incident_id)).one_or_none()
             if incident is None or incident.channel_id is None or incident.provisioned_at is None:
                 return {"skipped": "not_provisioned"}  # provisioning's finish queues the first look itself
             found = similar_to_incident(session, incident_id)
-            shown = [f.incident_id for f in found]
-            channel, since = incident.channel_id, incident.declared_at.timestamp() - CLOCK_SKEW
-            notice = session.get(SimilarNotice, incident_id)
-            posted = (notice.message_ts, list(notice.shown), notice.outbox_id) if notice is not None else None
-            if posted is None and shown:
-                # Reserve the post in the lookup's own transaction; a twin that reserved first makes this one wait.
-                session.add(SimilarNotice(incident_id=incident_id, outbox_id=item, channel_id=channel, message_ts=None,
-                                          shown=shown, updated_at=self.clock.now()))
-                try:
-                    session.flush()
-                except IntegrityError:
-                    raise NotYet() from None
+            notice = session.execute(select(SimilarNotice.message_ts, SimilarNotice.shown, SimilarNotice.outbox_id)
+                                     .where(SimilarNotice.incident_id == incident_id)).one_or_none()
+        shown = [f.incident_id for f in found]
+        channel, since = incident.channel_id, incident.declared_at.timestamp() - CLOCK_SKEW
+        posted = (notice.message_ts, list(notice.shown), notice.outbox_id) if notice is not None else None
+        if posted is None and shown and not self._reserve(incident_id, channel, item, shown):
+            raise NotYet()  # a twin delivery reserved the post a moment ago: look again in a second
         text, blocks = message.notice(found, self.config)
         if posted is not None and posted[0] is not None:
             ts, before, _owner = posted
@@ -108,19 +123,35 @@ class SimilarNotices:
         self._store(incident_id, ts, shown, item)
         return {"ts": ts, "shown": shown}
 
+    def release_waiting(self) -> list[int]:
+        """The burst is over: notices that waited for it are due now (their ids, to deliver)."""
+        with self.db.transaction() as connection:
+            return list(connection.scalars(_RELEASE, {"now": self.clock.now()}))
+
+    def _reserve(self, incident_id: int, channel: str, item: int | None, shown: list[int]) -> bool:
+        """Claim the post (the incident is the key): False when another delivery holds it."""
+        try:
+            with self.db.transaction() as connection:
+                connection.execute(NOTICES.insert().values(
+                    incident_id=incident_id, outbox_id=item, channel_id=channel, message_ts=None, shown=shown,
+                    updated_at=self.clock.now()))
+            return True
+        except IntegrityError:
+            return False
+
     def _abandoned(self, item: int | None) -> bool:
         """Whether the delivery that reserved the post is over without posting (given up, or gone)."""
         if item is None:
             return True
-        with self.db.unit_of_work() as session:
+        with self.db.reading() as session:
             row = session.execute(select(OutboxItem.done_at).where(OutboxItem.id == item)).one_or_none()
         return row is None or row.done_at is not None
 
     def _store(self, incident_id: int, ts: str, shown: list[int], item: int | None) -> None:
-        with self.db.unit_of_work() as session:
-            session.execute(update(SimilarNotice).where(SimilarNotice.incident_id == incident_id)
-                            .values(message_ts=ts, shown=shown, outbox_id=item, updated_at=self.clock.now()))
+        with self.db.transaction() as connection:
+            connection.execute(_STORE, {"_id": incident_id, "message_ts": ts, "shown": shown, "outbox_id": item,
+                                        "updated_at": self.clock.now()})
 
     def _forget(self, incident_id: int) -> None:
-        with self.db.unit_of_work() as session:
-            session.execute(SimilarNotice.__table__.delete().where(SimilarNotice.incident_id == incident_id))
+        with self.db.transaction() as connection:
+            connection.execute(NOTICES.delete().where(NOTICES.c.incident_id == incident_id))
