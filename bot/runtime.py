@@ -50,7 +50,7 @@ from bot.scheduler import timers
 from bot.scheduler.tick import Scheduler, TimerHandler
 from bot.scheduler.timing import Timing
 from bot.settings import Settings
-from bot.similar.notice import NOTICE_KIND, SimilarNotices, queue_on_provisioned
+from bot.similar.notice import NOTICE_KIND, SimilarNotices
 from bot.slack.gateway import SlackGateway, build_client
 from bot.updates.cadence import reminder_due
 from commands.context import Context
@@ -243,10 +243,10 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
         timers.ARCHIVE_CHANNEL: lambda session, timer: archive_due(deps, session, timer),
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
-    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner, on_finish=(queue_on_provisioned,))
     # "Has this happened before?" yields to declares being provisioned (bot/similar/notice.py).
-    similar = SimilarNotices(db, config, clock, busy=provisioner.busy)
+    similar = SimilarNotices(db, config, clock, busy=lambda incident_id: provisioner.busy(incident_id))
     outbox.register(NOTICE_KIND, similar.deliver)
+    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner, on_finish=(similar.queue,))
     core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home, similar)
     outbox.register("alert_declare", lambda _gateway, payload: core.declare_from_alert(int(payload["group_id"])))
     return core

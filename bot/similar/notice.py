@@ -38,6 +38,8 @@ YIELD_AT_MOST = timedelta(seconds=30)
 NOTICES = SimilarNotice.__table__
 _STORE = update(NOTICES).where(NOTICES.c.incident_id == bindparam("_id"))
 _OUTBOX = OutboxItem.__table__
+_PARK = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("_id"))
+         .values(due_at=bindparam("until", type_=UTCDateTime()), last_error=WAITING))
 _RELEASE = (update(_OUTBOX).where(_OUTBOX.c.kind == NOTICE_KIND, _OUTBOX.c.done_at.is_(None), _OUTBOX.c.last_error == WAITING)
             .values(due_at=bindparam("now", type_=UTCDateTime())).returning(_OUTBOX.c.id))
 METADATA = "sevbot_similar"
@@ -122,6 +124,15 @@ class SimilarNotices:
             ts = gateway.post_message(channel, text, blocks, metadata=metadata)
         self._store(incident_id, ts, shown, item)
         return {"ts": ts, "shown": shown}
+
+    def queue(self, connection: Connection, now: datetime, incident_id: int) -> int | None:
+        """Provisioning's finish effect: queue the look (once, keyed) and return its id to deliver now; or, while
+        other declares are in flight, park it (released when the burst is over) and return None."""
+        item = queue_on_provisioned(connection, now, incident_id)
+        if item is not None and self.busy(incident_id):
+            connection.execute(_PARK, {"_id": item, "until": now + YIELD_AT_MOST})
+            return None
+        return item
 
     def release_waiting(self) -> list[int]:
         """The burst is over: notices that waited for it are due now (their ids, to deliver)."""
