@@ -161,3 +161,20 @@ def test_incident_similar_on_demand(database_url: str) -> None:
         nothing = bot.say("U0L2", "similar quarterly <!channel> newsletter", "C0GENERAL")
         assert nothing.startswith(":mag: No past incident looks similar to") and "&lt;!channel&gt;" in nothing
         assert "similar" in bot.say("U0L2", "help", "C0GENERAL")
+
+
+def test_in_a_burst_of_declares_every_notice_still_goes_out_once(sqlite_bot: Bot) -> None:
+    """Notices wait while other declares are provisioned, and the burst's last one releases them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bot = sqlite_bot
+    _history(bot)
+    titles = [f"Kafka consumer lag on notifications, wave {n}" for n in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda title: bot.slack.slash_command("U0L1", f"declare sev2 {title}"), titles))
+    for incident_id in range(31, 37):
+        bot.wait_provisioned(incident_id)
+    bot.settled()
+    for incident in bot.incidents()[30:]:
+        assert len(_notices(bot, incident.channel_id)) == 1, incident.title
+        assert all(item.done_at is not None and "ts" in item.result for item in _items(bot, incident.id))
