@@ -43,6 +43,7 @@ _PARK = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("_id"))
 _RELEASE = (update(_OUTBOX).where(_OUTBOX.c.kind == NOTICE_KIND, _OUTBOX.c.done_at.is_(None), _OUTBOX.c.last_error == WAITING)
             .values(due_at=bindparam("now", type_=UTCDateTime())).returning(_OUTBOX.c.id))
 METADATA = "sevbot_similar"
+LOCK_STRIPES = 64  # bounded: one lock per incident would grow with the history
 
 
 def queue_on_provisioned(connection: Connection, now: datetime, incident_id: int) -> int | None:
@@ -58,12 +59,12 @@ def refresh_notice(session: Session, clock: Clock, incident_id: int) -> None:
 
 
 class SimilarNotices:
-    """The outbox handler. One delivery per incident at a time in this process (a lock); across replicas the
+    """The outbox handler. One delivery per incident at a time in this process (striped locks); across replicas the
     reservation row decides who posts.
 
-    It yields to declares: while one is being provisioned here (`busy`), a notice waits (NotYet, a second at a time,
-    for at most YIELD_AT_MOST), so in a burst of declares every ack, channel and card comes before any "has this
-    happened before?"."""
+    It yields to declares: while another one is being provisioned here (`busy`), a notice is parked (`queue`, or
+    NotYet with the rest of YIELD_AT_MOST) and the burst's last provisioning releases it (`release_waiting`), so in a
+    burst of declares every ack, channel and card comes before any "has this happened before?"."""
 
     def __init__(self, db: Database, config: IncidentConfig, clock: Clock,
                  busy: Callable[[int], bool] = lambda _incident: False) -> None:
@@ -71,8 +72,7 @@ class SimilarNotices:
         self.config = config
         self.clock = clock
         self.busy = busy
-        self._locks: dict[int, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
     def deliver(self, gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
         incident_id = int(payload["incident_id"])
@@ -80,9 +80,7 @@ class SimilarNotices:
         if waited < YIELD_AT_MOST.total_seconds() and self.busy(incident_id):
             # Parked until the burst is over (release_waiting), or at the latest until YIELD_AT_MOST has passed.
             raise NotYet(retry_in=max(1.0, YIELD_AT_MOST.total_seconds() - waited))
-        with self._guard:
-            lock = self._locks.setdefault(incident_id, threading.Lock())
-        with lock:
+        with self._locks[incident_id % LOCK_STRIPES]:
             return self._deliver(gateway, incident_id, payload.get("_outbox_id"), int(payload.get("_attempt", 1)))
 
     def _deliver(self, gateway: SlackGateway, incident_id: int, item: int | None, attempt: int) -> dict[str, Any]:
