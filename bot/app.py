@@ -27,6 +27,7 @@ import commands.paging
 import commands.resolve
 import commands.roles
 import commands.runbooks
+import commands.similar  # noqa: F401  (registers itself)
 import commands.shortcuts
 import commands.status  # noqa: F401
 from bot.db.engine import unavailable

@@ -54,6 +54,7 @@ from bot.scheduler import timers
 from bot.scheduler.tick import Scheduler, TimerHandler
 from bot.scheduler.timing import Timing
 from bot.settings import Settings
+from bot.similar.notice import NOTICE_KIND, SimilarNotices
 from bot.slack.gateway import SlackGateway, build_client
 from bot.updates.cadence import reminder_due
 from commands.context import Context
@@ -129,6 +130,7 @@ class Core:
     home: HomeRefresher | None = None
     # Takes the names of an incident's people into the snapshot after each change (bot/people/lookup.py).
     names: NameRefresher | None = None
+    similar: SimilarNotices | None = None
 
     def provision(self, incident_id: int, has_outbox: bool = True) -> None:
         """Start the page the declare called for (its DMs go out as it commits), drive Slack for the new incident,
@@ -144,6 +146,14 @@ class Core:
             incident_channel_ready(self.deps, incident_id)
         if outcome.reply_item is not None:
             self.outbox.deliver(outcome.reply_item)
+        # Finish effects (e.g. "Has this happened before?") after the declarer's reply; they yield to other declares
+        # in flight, and the last declare of a burst delivers those that waited.
+        quiet = not self.provisioner.busy()
+        for item in outcome.finish_items:
+            self.outbox.deliver(item)
+        if quiet and self.similar is not None:
+            for item in self.similar.release_waiting():
+                self.outbox.deliver(item)
         if has_outbox:
             self.outbox.release_waiting(incident_id)
             self.outbox.drain(incident_id)
@@ -246,8 +256,12 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
         ONCALL_HANDOFF: lambda session, timer: handoff_due(deps, session, timer),
     }
     scheduler = Scheduler(db, clock, handlers, delivery.deliver_backlog, outbox.has_due)
-    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner)
-    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home, names)
+    # "Has this happened before?" yields to declares being provisioned (bot/similar/notice.py).
+    similar = SimilarNotices(db, config, clock, busy=lambda incident_id: provisioner.busy(incident_id))
+    outbox.register(NOTICE_KIND, similar.deliver)
+    provisioner = Provisioner(db, gateway, config, renderer, clock, card_sync, owner=owner, on_finish=(similar.queue,))
+    core = Core(deps, gateway, renderer, runbooks, background, outbox, delivery, provisioner, scheduler, home, names,
+                similar)
     outbox.register("alert_declare", lambda _gateway, payload: core.declare_from_alert(int(payload["group_id"])))
     return core
 

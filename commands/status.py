@@ -1,4 +1,5 @@
-"""`/incident status`, `/incident sev`, `/incident note`, `/incident timeline`, `/incident catchup`."""
+"""`/incident status`, `/incident sev`, `/incident title`, `/incident service`, `/incident note`, `/incident timeline`,
+`/incident catchup`."""
 from __future__ import annotations
 
 from commands.registry import Invocation, register
@@ -9,6 +10,7 @@ from bot.timeline.catchup import catchup
 from bot.timeline.notes import add_note
 from bot.core.queries import latest_events
 from bot.status.change import reopen, set_severity, set_status
+from bot.status.details import retitle, set_service
 
 TIMELINE_SHOWN = 15
 
@@ -35,6 +37,18 @@ def run_severity(invocation: Invocation) -> None:
         raise BadInput("Usage: `/incident sev <sev0-3|p0-3> [reason]`.")
     incident_id = invocation.incident_here()
     invocation.reply(set_severity(invocation.ctx.deps, incident_id, level, reason.strip() or None, invocation.user_id))
+
+
+@register("title", "/incident title <new title>", "rename the incident as you learn what it is (the card follows; similar past incidents are looked up again)")
+def run_title(invocation: Invocation) -> None:
+    incident_id = invocation.incident_here()
+    invocation.reply(retitle(invocation.ctx.deps, incident_id, invocation.args, invocation.user_id))
+
+
+@register("service", "/incident service <service|none>", "set the affected service (the card follows; similar past incidents are looked up again)")
+def run_service(invocation: Invocation) -> None:
+    incident_id = invocation.incident_here()
+    invocation.reply(set_service(invocation.ctx.deps, incident_id, invocation.args, invocation.user_id))
 
 
 @register("note", "/incident note <text>", "add a note to the timeline")

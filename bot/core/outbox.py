@@ -71,7 +71,12 @@ WAITING = "not_yet"  # last_error of an item a handler put off (NotYet)
 
 class NotYet(Exception):
     """The effect can't happen yet (e.g. the incident channel is still being created): try again shortly, no
-    attempt is used up."""
+    attempt is used up. `retry_in` (seconds) is how long to wait when what it waits for will release it sooner
+    (`release_waiting`, or a feature's own release)."""
+
+    def __init__(self, retry_in: float = 1.0) -> None:
+        super().__init__(retry_in)
+        self.retry_in = retry_in
 
 
 # For the Core hot paths (provisioning): one prebuilt keyed insert; an effect already queued is skipped by the
@@ -200,10 +205,11 @@ class Outbox:
             if handler is None:
                 raise SlackError(kind, "no_handler")
             result = handler(self.gateway, {**payload, "_outbox_id": item_id, "_attempt": attempts})
-        except NotYet:
+        except NotYet as wait:
             with self.db.unit_of_work() as session:
                 session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.attempts == attempts).values(
-                    attempts=attempts - 1, lease_until=None, due_at=self.clock.now() + timedelta(seconds=1), last_error=WAITING))
+                    attempts=attempts - 1, lease_until=None, due_at=self.clock.now() + timedelta(seconds=wait.retry_in),
+                    last_error=WAITING))
             return False
         except SlackError as exc:
             if exc.rate_limited:

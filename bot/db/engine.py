@@ -136,6 +136,16 @@ class Database:
             self.after_commit(queued)
 
     @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only, outside the SQLite writer queue: WAL readers never block the writer, so a slow
+        read (a search) holds up no declare. Rolled back at the end; nothing it changes is kept."""
+        with self._sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
     def _writer(self) -> Iterator[None]:
         """Our turn at SQLite's one writer, or DatabaseBusy once the wait is over the statement timeout."""
         assert self._write_lock is not None

@@ -62,7 +62,9 @@ class Incident(Base):
     timeline: Mapped[list[TimelineEvent]] = relationship(back_populates="incident", order_by="TimelineEvent.id")
     roles: Mapped[list[RoleAssignment]] = relationship(back_populates="incident", order_by="RoleAssignment.id")
 
-    __table_args__ = (Index("ix_incidents_unprovisioned", "provisioned_at"), Index("ix_incidents_status", "status"))
+    __table_args__ = (Index("ix_incidents_unprovisioned", "provisioned_at"), Index("ix_incidents_status", "status"),
+                      # Similar past incidents of the same service, newest first (bot/similar/search.py).
+                      Index("ix_incidents_service_declared", "service", "declared_at"))
 
 
 class TimelineEvent(Base):
@@ -357,7 +359,9 @@ class Alert(Base):
     generator_url: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("uq_alerts_group_fingerprint", "group_id", "fingerprint", unique=True),)
+    __table_args__ = (Index("uq_alerts_group_fingerprint", "group_id", "fingerprint", unique=True),
+                      # Which past incidents had the same alert (bot/similar/search.py).
+                      Index("ix_alerts_fingerprint", "fingerprint"))
 
 
 class AlertEvent(Base):
@@ -395,3 +399,17 @@ class OncallOverride(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
     __table_args__ = (Index("ix_oncall_overrides_schedule_ends", "schedule", "ends_at"),)
+
+class SimilarNotice(Base):
+    """The one "Has this happened before?" message of an incident: which past incidents it shows, so a title or
+    service change updates it in place only when the list changed, and a retried delivery never posts a second one.
+    `outbox_id` is the delivery that reserved the post (a reservation with no `message_ts` yet is in flight)."""
+
+    __tablename__ = "similar_notices"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    shown: Mapped[list[int]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -68,6 +68,9 @@ class LostLease(Exception):
 
 
 StepResult = tuple[dict[str, Any], tuple[str, str, dict[str, Any]]]  # (columns to set, timeline event)
+# What a feature queues in the finish's own transaction (so a crash right after can't lose it), given the connection,
+# the time and the incident: the new outbox item's id (delivered right after), or None when it was queued before.
+FinishEffect = Callable[[Connection, datetime, int], int | None]
 
 
 class DeferredSteps:
@@ -122,6 +125,8 @@ class Outcome:
     error: str | None = None
     # The outbox item telling the declarer "INC-n is open in #…", queued with the finish: deliver it next.
     reply_item: int | None = None
+    # What the finish effects queued (e.g. the similar-incidents lookup): delivered after the reply.
+    finish_items: tuple[int, ...] = ()
 
 
 class StepFailed(Exception):
@@ -138,8 +143,10 @@ class Provisioner:
     """
 
     def __init__(self, db: Database, gateway: SlackGateway, config: IncidentConfig, renderer: Renderer, clock: Clock,
-                 card_sync: CardSync | None = None, *, parallelism: int = 32, owner: str = "sevbot") -> None:
+                 card_sync: CardSync | None = None, *, parallelism: int = 32, owner: str = "sevbot",
+                 on_finish: tuple[FinishEffect, ...] = ()) -> None:
         self.card_sync = card_sync
+        self.on_finish = on_finish  # registered by the composition root
         self.owner = owner  # this replica's id, on every lease it takes
         self._running: dict[int, int] = {}  # incident -> fencing token, for the heartbeat
         self._running_lock = threading.Lock()
@@ -170,6 +177,11 @@ class Provisioner:
         finally:
             with self._running_lock:
                 self._running.pop(incident_id, None)
+
+    def busy(self, besides: int | None = None) -> bool:
+        """Whether a declare (other than `besides`) is being provisioned here now: work that can wait, waits for it."""
+        with self._running_lock:
+            return any(incident_id != besides for incident_id in self._running)
 
     def take_back_own(self) -> int:
         """At start: the declares this replica was provisioning when it died are free to claim now."""
@@ -206,14 +218,14 @@ class Provisioner:
             except StepFailed:
                 self._store_deferred(snap)  # keep what did succeed
                 raise
-            reply_item = self._finish(snap)
+            reply_item, finish_items = self._finish(snap)
         except LostLease:
             log.info("%s: another worker owns provisioning now", human_id(incident_id))
             return Outcome(incident_id, done=False)
         except StepFailed as failed:
             self._fail(snap, failed.step, failed.error)
             return Outcome(incident_id, done=False, failed_step=failed.step, error=failed.error.code)
-        return Outcome(incident_id, done=True, reply_item=reply_item)
+        return Outcome(incident_id, done=True, reply_item=reply_item, finish_items=finish_items)
 
     def _declared_reply(self, snap: Snapshot) -> str:
         reply = messages.declared_reply(snap.id, snap.channel_id)
@@ -361,17 +373,19 @@ class Provisioner:
         card versions it read back (or None when there was nothing to store)."""
         return self._store_results(snap, finish)[0]
 
-    def _store_results(self, snap: Snapshot, finish: dict[str, Any]) -> tuple[Any, int | None]:
-        """`_store_deferred`, also returning the id of the declarer's reply the finish queued (None otherwise)."""
+    def _store_results(self, snap: Snapshot, finish: dict[str, Any]) -> tuple[Any, int | None, tuple[int, ...]]:
+        """`_store_deferred`, also returning the id of the declarer's reply the finish queued (None otherwise) and
+        the items the finish effects queued."""
         pending = snap.deferred.peek()
         values: dict[str, Any] = {}
         for step_values, _event in pending:
             values.update(step_values)
         values.update(finish)
         if not values:
-            return None, None
+            return None, None, ()
         now = self.clock.now()
         reply_item = None
+        finish_items: list[int] = []
         with self.db.transaction() as connection:
             params = {**values, "_id": snap.id, "_token": snap.token, "provision_lease_until": None if finish else now + LEASE}
             row = connection.execute(_FENCED_VERSIONS, params).one_or_none()
@@ -382,16 +396,18 @@ class Provisioner:
                 # "INC-n is open in #…" is decided with the finish, so a crash right after can't lose it.
                 reply_item = enqueue_keyed(connection, now, kind="respond", incident_id=snap.id, dedupe_key=f"{snap.id}:declared_reply",
                               payload={"response_url": snap.response_url, "user": snap.view.declared_by, "text": self._declared_reply(snap)})
+            if finish:
+                finish_items = [item for effect in self.on_finish if (item := effect(connection, now, snap.id)) is not None]
         snap.deferred.forget(pending)
-        return row, reply_item
+        return row, reply_item, tuple(finish_items)
 
-    def _finish(self, snap: Snapshot) -> int | None:
-        """Store the finish; returns the id of the declarer's reply it queued."""
-        versions, reply_item = self._store_results(snap, {"provisioned_at": self.clock.now(), "provision_error": None})
+    def _finish(self, snap: Snapshot) -> tuple[int | None, tuple[int, ...]]:
+        """Store the finish; returns the id of the declarer's reply it queued, and what the finish effects queued."""
+        versions, reply_item, finish_items = self._store_results(snap, {"provisioned_at": self.clock.now(), "provision_error": None})
         if self.card_sync is not None and versions[0] > versions[1]:
             # A role or status change landed while we were posting: bring the card up to date now.
             self.card_sync.sync(snap.id)
-        return reply_item
+        return reply_item, finish_items
 
     def _fail(self, snap: Snapshot, step: str, exc: SlackError) -> None:
         now = self.clock.now()
