@@ -221,6 +221,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.render import Renderer
     from bot.core.errors import BadInput
     from bot.resolve.export import build_document, render_markdown
+    from bot.similar.search import similar_to_incident
 
     settings, config = _load()
     number = parse_human_id(args.incident)
@@ -228,7 +229,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"{args.incident!r} is not an incident id like INC-42")
     db = Database(settings.database_url)
     try:
-        document = build_document(db, config, number)
+        document = build_document(db, config, number, similar=similar_to_incident)
     except BadInput as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:  # an unreachable or un-migrated database

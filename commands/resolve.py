@@ -16,6 +16,7 @@ from bot.core.actions import ForIncident
 from bot.core.errors import BadInput, Refused
 from bot.people.lookup import NameBook
 from bot.resolve.export import build_document, render_markdown
+from bot.similar.search import similar_to_incident
 from commands.clicks import Click
 from bot.resolve.resolve import add_followup, check_can_resolve, duration_text, record_postmortem, resolve
 from bot.resolve import modal as resolve_modal
@@ -100,7 +101,8 @@ def run_export(invocation: Invocation) -> None:
 def _upload_export(ctx: Context, incident_id: int, channel: str, user: str, response_url: str | None) -> None:
     # Runs after the ack, so names the snapshot lacks may be asked of Slack here (a bounded number of calls).
     names = NameBook(ctx.deps.db, ctx.gateway, ctx.deps.clock)
-    markdown = render_markdown(ctx.renderer, build_document(ctx.deps.db, ctx.deps.config, incident_id, names=names))
+    markdown = render_markdown(ctx.renderer, build_document(ctx.deps.db, ctx.deps.config, incident_id, names=names,
+                                                              similar=similar_to_incident))
     name = human_id(incident_id)
     try:
         ctx.gateway.upload_file(channel, f"{name}-postmortem.md", markdown.encode("utf-8"), title=f"{name} postmortem draft",

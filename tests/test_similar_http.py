@@ -2,6 +2,7 @@
 simulator."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
@@ -9,7 +10,7 @@ from sqlalchemy import select, update
 from bot.db.models import Incident, OutboxItem, SimilarNotice
 from bot.similar.notice import METADATA, NOTICE_KIND, refresh_notice
 from bot.slack_sim.state import Message
-from tests.harness import Bot, running_bot
+from tests.harness import Bot, running_bot, wait_for
 from tests.similar_history import seed_past
 
 
@@ -178,3 +179,19 @@ def test_in_a_burst_of_declares_every_notice_still_goes_out_once(sqlite_bot: Bot
     for incident in bot.incidents()[30:]:
         assert len(_notices(bot, incident.channel_id)) == 1, incident.title
         assert all(item.done_at is not None and "ts" in item.result for item in _items(bot, incident.id))
+
+
+def test_the_postmortem_draft_lists_the_similar_past_incidents(database_url: str) -> None:
+    """`/incident export` runs the same search: the draft's "Similar past incidents" names the seeded look-alikes."""
+    with running_bot(database_url) as bot:
+        kinds = _history(bot)
+        incident = _declare(bot, "Checkout timeouts when calling the payment gateway")
+        before = set(bot.sim.workspace.files)
+        assert "Drafting the postmortem" in bot.say("U0L1", "export", incident.channel_id)
+        new = wait_for(lambda: [f for k, f in bot.sim.workspace.files.items() if k not in before and f.content],
+                       what="export uploaded")
+        markdown = bytes(new[0].content).decode("utf-8")
+        section = markdown.split("## Similar past incidents", 1)[1].split("\n## ", 1)[0]
+        listed = [int(n) for n in re.findall(r"^\| INC-(\d+) ", section, flags=re.M)]
+        assert 1 <= len(listed) <= 3 and {kinds[i] for i in listed} == {"payment-timeouts"}, section
+        assert "Connection pool to the payment gateway exhausted" in section

@@ -58,8 +58,8 @@ class SimilarIncidentLike(Protocol):
     reasons: Sequence[str]
 
 
-# HOOK for the similar-incidents search: the composition root (or the export's caller) passes
-# `lambda session, incident_id: similar_to_incident(session, incident_id, limit=3)` as `similar=`.
+# The similar-incidents search (bot/similar/search.py similar_to_incident, 3 by default), passed in by the export's
+# callers (commands/resolve.py, bot/cli.py) so the resolve feature does not depend on the similar one.
 SimilarFinder = Callable[[Session, int], Sequence[SimilarIncidentLike]]
 
 # Which names of a person each document key has (the id stays; the name is added next to it as `<key>_name`).
