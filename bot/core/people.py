@@ -5,11 +5,12 @@ from bot.core.deps import People
 from bot.core.errors import BadInput
 
 
-def check_person(people: People, user_id: str) -> None:
+def check_person(people: People, user_id: str, *, needs_a_person: str = "incident roles need a person") -> None:
+    """`needs_a_person` ends the answer for a bot ("on call needs a person")."""
     info = people.user(user_id)
     if info is None:
-        raise BadInput(f"Slack has no user <@{user_id}>.")
+        raise BadInput(f"Slack has no user <@{user_id}>; mention someone from your workspace.")
     if info.deleted:
         raise BadInput(f"<@{user_id}> is deactivated in Slack; choose someone active.")
     if info.is_bot:
-        raise BadInput(f"<@{user_id}> is a bot; incident roles need a person.")
+        raise BadInput(f"<@{user_id}> is a bot; {needs_a_person}.")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.core.deps import Deps
 from bot.core.errors import BadInput
+from bot.core.people import check_person
 from bot.core.outbox import enqueue
 from bot.db.models import OncallOverride
 from bot.domain.mentions import user_id_from_mention
@@ -70,15 +71,9 @@ def parse_cover(deps: Deps, args: str) -> CoverRequest:
 def check_coverer(deps: Deps, user_id: str) -> None:
     """The person must be someone Slack knows and who can be woken up: not deleted, not a bot (asks Slack)."""
     try:
-        info = deps.people.user(user_id)
+        check_person(deps.people, user_id, needs_a_person="on call needs a person")
     except SlackError as problem:  # Slack down or refusing: say so rather than record a cover for someone unchecked
         raise BadInput(f"Slack did not say who <@{user_id}> is ({problem.code}); nothing was recorded, try again.") from None
-    if info is None:
-        raise BadInput(f"Slack has no user <@{user_id}>; mention someone from your workspace.")
-    if info.deleted:
-        raise BadInput(f"<@{user_id}> is deactivated in Slack; choose someone active to cover.")
-    if info.is_bot:
-        raise BadInput(f"<@{user_id}> is a bot; on call needs a person.")
 
 
 def cover(deps: Deps, request: CoverRequest, speaker: str, zone: Zone, idempotency_key: str) -> str:
