@@ -267,6 +267,7 @@ def cmd_insights(args: argparse.Namespace) -> int:
     from bot.db.engine import Database
     from bot.insights.report import BadPeriod, build, parse_period
     from bot.insights.render import as_json, markdown
+    from bot.people.snapshot import known_names
     from bot.scheduler.timing import Timing
 
     try:
@@ -286,11 +287,13 @@ def cmd_insights(args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     try:
         report = build(db, config, Timing(config, settings.sevbot_update_interval), until, days)
+        with db.unit_of_work() as session:  # owners by their display name, from the snapshot the export keeps
+            names = known_names(session, (f.owner for f in report.overdue_followups if f.owner))
     except Exception as exc:  # an unreachable or un-migrated database
         raise CliError(f"DATABASE_URL: cannot read incidents: {type(exc).__name__}") from None
     finally:
         db.dispose()
-    text = json.dumps(as_json(report), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else markdown(report)
+    text = json.dumps(as_json(report), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else markdown(report, names)
     if args.png:
         from bot.insights.chart import render_png
         from bot.insights.render import chart_data

@@ -22,6 +22,7 @@ from bot.insights.report import BadPeriod, Report, build, parse_period, percenti
 from bot.scheduler.timing import Timing
 from tests.harness import Bot, FakeClock, running_bot, wait_for
 from tests.insights_history import NOW, seed
+from bot.people.snapshot import save_name
 from tests.test_cli import SEVBOT, _env
 
 
@@ -184,9 +185,12 @@ def _cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[st
 
 
 def test_cli_writes_markdown_json_and_the_png(history: Database, database_url: str, tmp_path: Path) -> None:
+    with history.unit_of_work() as session:  # the names snapshot the export keeps names owners in the CLI too
+        save_name(session.connection(), "U0L2", "Sam Okafor", None, NOW)
     until = ["--until", NOW.isoformat()]
     md = _cli(tmp_path, database_url, *until)
     assert md.returncode == 0, md.stderr
+    assert "(owner @Sam Okafor, due 2026-12-01" in md.stdout
     assert md.stdout.startswith("# Incident insights: the last 30 days")
     assert "- PaymentsApiLatency alerts: 4 of the last 5 Mondays between 03:00 and 04:00 UTC" in md.stdout
     assert "| SEV1 | 15 min | 1 | 3 | 33% |" in md.stdout

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.incident import human_id
-from bot.domain.markdown import inert_markdown
+from bot.domain.markdown import inert_markdown, who
 from bot.domain.text import escape_mrkdwn, one_line, truncate
 from bot.insights.report import Count, Report
 
@@ -126,7 +126,8 @@ def _more(hidden: int) -> str:
 
 # ---- Markdown -----------------------------------------------------------------------------------------------------
 
-def markdown(report: Report) -> str:
+def markdown(report: Report, names: dict[str, str] | None = None) -> str:
+    """`names`: display names from the snapshot (bot/people), so owners read as people, not ids."""
     def md(value: object) -> str:
         return inert_markdown(value, mrkdwn=True)
 
@@ -160,7 +161,7 @@ def markdown(report: Report) -> str:
     out += [f"- {human_id(m.incident)} ({md(m.severity.upper())}) {md(m.title)}: resolved {_day(m.resolved_at)}, "
             f"{m.hours_since_resolve} h ago" for m in report.missing_postmortems] or ["None."]
     out += ["", "Follow-ups past their due date (sevbot does not record when a follow-up is done):", ""]
-    out += [f"- {human_id(f.incident)}: {md(f.text)} (owner {md(f.owner) if f.owner else 'none'}, due {f.due.isoformat()}, "
+    out += [f"- {human_id(f.incident)}: {md(f.text)} (owner {who(f.owner, names) if f.owner else 'none'}, due {f.due.isoformat()}, "
             f"{f.days_overdue} days ago)" for f in report.overdue_followups] or ["None."]
     if report.followups_without_due:
         out += ["", f"{report.followups_without_due} follow-up(s) have no due date."]
