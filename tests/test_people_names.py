@@ -13,6 +13,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import PersonName
 from bot.people.lookup import NameBook, NameRefresher
 from bot.slack.gateway import SlackError, UserInfo
+from tests.harness import wait_for
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=timezone.utc)
 
@@ -80,7 +81,8 @@ def test_changes_arriving_during_a_refresh_coalesce_into_the_next(database_url: 
     db = Database(database_url)
     try:
         queued: list[Any] = []
-        refresher = NameRefresher(db, NameBook(db, Directory({}), Clock()), lambda work, *args: queued.append((work, args)))
+        refresher = NameRefresher(db, NameBook(db, Directory({}), Clock()), lambda work, *args: queued.append((work, args)),
+                                  settle=0)
         refresher.changed([1, None])
         refresher.changed([2])
         refresher.changed([None])
@@ -92,5 +94,26 @@ def test_changes_arriving_during_a_refresh_coalesce_into_the_next(database_url: 
         assert ran == [1, 2]
         refresher.changed([3])
         assert len(queued) == 1, "idle again: the next change starts a run"
+    finally:
+        db.dispose()
+
+
+def test_a_burst_of_changes_waits_to_settle_and_becomes_one_run(database_url: str) -> None:
+    """The commits of a declare's provisioning come in a burst: one read of each incident after it settles."""
+    upgrade(database_url)
+    db = Database(database_url)
+    try:
+        queued: list[Any] = []
+        refresher = NameRefresher(db, NameBook(db, Directory({}), Clock()), lambda work, *args: queued.append((work, args)),
+                                  settle=0.3)
+        for incident_id in (1, 2, 1, 3, 2):
+            refresher.changed([incident_id])
+        assert queued == [], "nothing runs before the burst settles"
+        wait_for(lambda: len(queued) == 1, timeout=3, what="the settled run")
+        ran: list[int] = []
+        refresher.refresh = lambda incident_id: ran.append(incident_id) or {}  # type: ignore[method-assign]
+        work, args = queued.pop()
+        work(*args)
+        assert ran == [1, 2, 3]
     finally:
         db.dispose()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Connection, select, union
+from sqlalchemy import Connection, bindparam, select, union
 from sqlalchemy.orm import Session
 
 from bot.db.models import AlertGroup, FollowUp, Incident, Page, RoleAssignment, RunbookRun, RunbookStepState, TimelineEvent
@@ -12,29 +12,32 @@ from bot.people.snapshot import is_user_id
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)")
 
 
+_INCIDENT = bindparam("incident_id")
+# Every column that names a person, built and compiled once (this runs after every commit that changed an incident).
+_COLUMNS = union(
+    select(Incident.declared_by).where(Incident.id == _INCIDENT),
+    select(Incident.resolved_by).where(Incident.id == _INCIDENT),
+    select(RoleAssignment.user_id).where(RoleAssignment.incident_id == _INCIDENT),
+    select(RoleAssignment.assigned_by).where(RoleAssignment.incident_id == _INCIDENT),
+    select(Page.started_by).where(Page.incident_id == _INCIDENT),
+    select(Page.acked_by).where(Page.incident_id == _INCIDENT),
+    select(FollowUp.owner).where(FollowUp.incident_id == _INCIDENT),
+    select(FollowUp.created_by).where(FollowUp.incident_id == _INCIDENT),
+    select(RunbookRun.started_by).where(RunbookRun.incident_id == _INCIDENT),
+    select(RunbookStepState.actor).join(RunbookRun, RunbookRun.id == RunbookStepState.run_id).where(RunbookRun.incident_id == _INCIDENT),
+    select(AlertGroup.acked_by).where(AlertGroup.incident_id == _INCIDENT),
+    select(AlertGroup.resolved_by).where(AlertGroup.incident_id == _INCIDENT),
+)
+_EVENTS = (select(TimelineEvent.id, TimelineEvent.actor, TimelineEvent.summary)
+           .where(TimelineEvent.incident_id == _INCIDENT, TimelineEvent.id > bindparam("after")))
+
+
 def people_of_incident(session: Session | Connection, incident_id: int, *, events_after: int = 0) -> tuple[set[str], int]:
     """(user ids, the newest timeline event id read). `events_after` skips timeline events already read, so a
     refresh after every change of a long incident reads only what is new."""
-    ids: set[str] = set()
-    columns = union(
-        select(Incident.declared_by).where(Incident.id == incident_id),
-        select(Incident.resolved_by).where(Incident.id == incident_id),
-        select(RoleAssignment.user_id).where(RoleAssignment.incident_id == incident_id),
-        select(RoleAssignment.assigned_by).where(RoleAssignment.incident_id == incident_id),
-        select(Page.started_by).where(Page.incident_id == incident_id),
-        select(Page.acked_by).where(Page.incident_id == incident_id),
-        select(FollowUp.owner).where(FollowUp.incident_id == incident_id),
-        select(FollowUp.created_by).where(FollowUp.incident_id == incident_id),
-        select(RunbookRun.started_by).where(RunbookRun.incident_id == incident_id),
-        select(RunbookStepState.actor).join(RunbookRun, RunbookRun.id == RunbookStepState.run_id).where(RunbookRun.incident_id == incident_id),
-        select(AlertGroup.acked_by).where(AlertGroup.incident_id == incident_id),
-        select(AlertGroup.resolved_by).where(AlertGroup.incident_id == incident_id),
-    )
-    ids.update(value for value in session.execute(columns).scalars() if is_user_id(value))
+    ids = {value for value in session.execute(_COLUMNS, {"incident_id": incident_id}).scalars() if is_user_id(value)}
     newest = events_after
-    events = session.execute(select(TimelineEvent.id, TimelineEvent.actor, TimelineEvent.summary)
-                             .where(TimelineEvent.incident_id == incident_id, TimelineEvent.id > events_after))
-    for event_id, actor, summary in events:
+    for event_id, actor, summary in session.execute(_EVENTS, {"incident_id": incident_id, "after": events_after}):
         newest = max(newest, event_id)
         if is_user_id(actor):
             ids.add(actor)

@@ -26,6 +26,9 @@ EXPORT_BUDGET = 20
 # Incidents whose read position in the timeline we remember, least recently refreshed forgotten first.
 TRACKED_INCIDENTS = 1000
 KNOWN_IDS = 100_000
+# A refresh waits this long after the first change so the commits of a declare's provisioning (and of a burst of
+# declares) coalesce into one read each, off the moments the acks need the CPU.
+SETTLE_SECONDS = 0.5
 
 
 class Directory(Protocol):
@@ -90,8 +93,9 @@ class NameRefresher:
     arrive while a refresh runs coalesce into the next one; each incident's timeline is read from where the last
     refresh stopped."""
 
-    def __init__(self, db: Database, book: NameBook, run_later: Callable[..., None], budget: int = REFRESH_BUDGET) -> None:
-        self.db, self.book, self.run_later, self.budget = db, book, run_later, budget
+    def __init__(self, db: Database, book: NameBook, run_later: Callable[..., None], budget: int = REFRESH_BUDGET,
+                 settle: float = SETTLE_SECONDS) -> None:
+        self.db, self.book, self.run_later, self.budget, self.settle = db, book, run_later, budget, settle
         self._lock = threading.Lock()
         self._pending: set[int] = set()
         self._running = False
@@ -103,7 +107,12 @@ class NameRefresher:
             if self._running or not self._pending:
                 return
             self._running = True
-        self.run_later(self._run)
+        if self.settle <= 0:
+            self.run_later(self._run)
+            return
+        timer = threading.Timer(self.settle, self.run_later, args=(self._run,))
+        timer.daemon = True
+        timer.start()
 
     def _run(self) -> None:
         while True:
