@@ -133,6 +133,8 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
     try:
         try:
             bot.migrate()
+            if args.history:
+                _seed_history(database_url, args.history)
             startup_s = bot.start()
         except RuntimeError as exc:
             print(f"BROKEN: {exc}", file=sys.stderr)
@@ -432,6 +434,26 @@ def print_report(r: dict[str, Any]) -> None:
     print_problems(r["problems"])
 
 
+def _seed_history(database_url: str, count: int) -> None:
+    """Past incidents (similar_bench's vocabulary, alerts included) so the declare's post-ack work, the similar
+    past incidents lookup above all, searches a history of this size."""
+    import random
+    from datetime import datetime, timezone
+
+    from bot.db.engine import Database
+    from similar_bench import seed
+
+    db = Database(database_url)
+    try:
+        took = seed(db, count, random.Random(14), datetime.now(timezone.utc))
+        with db.transaction() as connection:  # a history, not a backlog: provisioned long ago, and over
+            connection.exec_driver_sql("UPDATE incidents SET provisioned_at = declared_at, "
+                                       "resolved_at = COALESCE(resolved_at, declared_at), status = 'resolved'")
+    finally:
+        db.dispose()
+    print(f"  history: {count:,} past incidents seeded in {took:.1f}s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--declares", type=int, default=200)
@@ -446,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="declares sent first (10 at a time) and reported apart as the cold start (default 10; 0: none)")
     parser.add_argument("--settle", type=float, default=1.0,
                         help="seconds to wait after /healthz before the first declare (start-up sweep, cache warming)")
+    parser.add_argument("--history", type=int, default=0,
+                        help="past incidents to seed before the run (e.g. 50000: the similar-incidents lookup's worst case)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--profile", metavar="FILE",
                         help="sample the serve process with py-spy during the run (collapsed stacks, on-CPU only)")
