@@ -63,6 +63,8 @@ class Incident(Base):
     roles: Mapped[list[RoleAssignment]] = relationship(back_populates="incident", order_by="RoleAssignment.id")
 
     __table_args__ = (Index("ix_incidents_unprovisioned", "provisioned_at"), Index("ix_incidents_status", "status"),
+                      # The declare looks up which channel names are held (bot/declare/provision.py).
+                      Index("ix_incidents_channel_name", "channel_name"),
                       # Similar past incidents of the same service, newest first (bot/similar/search.py).
                       Index("ix_incidents_service_declared", "service", "declared_at"))
 

@@ -48,8 +48,10 @@ _RELEASE_OWN = release_statement(INCIDENTS, lease_until=INCIDENTS.c.provision_le
 _RENEW = (update(INCIDENTS).where(INCIDENTS.c.id == bindparam("_id"), INCIDENTS.c.provision_attempts == bindparam("_token"),
                                   INCIDENTS.c.provisioned_at.is_(None))
           .values(provision_lease_until=bindparam("_lease_until")))
+# Which of the names this declare may take (the base name and its suffixed forms) other incidents hold: an IN list on
+# the channel_name index, where a LIKE on the prefix read the whole incidents table on every declare.
 _HELD_NAMES = select(INCIDENTS.c.channel_name).where(
-    INCIDENTS.c.id != bindparam("_id"), INCIDENTS.c.channel_name.like(bindparam("_pattern"), escape="/"))
+    INCIDENTS.c.id != bindparam("_id"), INCIDENTS.c.channel_name.in_(bindparam("_names", expanding=True)))
 # The SET clause comes from the keys of the parameters passed with it; the token fences out a stale run.
 _FENCED = update(INCIDENTS).where(INCIDENTS.c.id == bindparam("_id"), INCIDENTS.c.provision_attempts == bindparam("_token"))
 _FENCED_VERSIONS = _FENCED.returning(INCIDENTS.c.card_version, INCIDENTS.c.card_synced_version)
@@ -324,10 +326,10 @@ class Provisioner:
             channel_name = row.channel_name
             if row.channel_id is None:
                 base = self._base_name(row.severity, row.declared_at, row.title, row.id)
-                pattern = base.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-                held = frozenset(n for n in connection.scalars(_HELD_NAMES, {"_id": row.id, "_pattern": pattern}) if n)
+                candidates = [naming.with_suffix(base, a) for a in range(1, MAX_NAME_ATTEMPTS + 1)]
+                held = frozenset(n for n in connection.scalars(_HELD_NAMES, {"_id": row.id, "_names": candidates}) if n)
                 # Claim the first free name now, so a same-titled declare running beside us picks another.
-                channel_name = next((n for n in (naming.with_suffix(base, a) for a in range(1, MAX_NAME_ATTEMPTS + 1)) if n not in held), None)
+                channel_name = next((n for n in candidates if n not in held), None)
                 if channel_name is not None:
                     connection.execute(_FENCED, {"_id": row.id, "_token": row.provision_attempts, "channel_name": channel_name})
             return Snapshot(
