@@ -22,17 +22,19 @@ def _secrets(settings: Settings) -> list[str]:
 
 def _alert_tokens(config: IncidentConfig) -> list[str]:
     """The alert sources' tokens, for the log redaction (a missing one is reported by the start itself)."""
-    from bot.alerts.endpoint import MissingToken, source_tokens
+    from bot.alerts.endpoint import source_tokens
+    from bot.env_secrets import MissingSecret
 
     try:
         return list(source_tokens(config).values())
-    except MissingToken:
+    except MissingSecret:
         return []
 
 
 def _calendar_secrets(config: IncidentConfig) -> list[str]:
     """The schedules' calendar feed secrets (they are in feed URLs), for the log redaction."""
-    from bot.oncall.feed import MissingSecret, calendar_secrets
+    from bot.env_secrets import MissingSecret
+    from bot.oncall.feed import calendar_secrets
 
     try:
         return list(calendar_secrets(config).values())

@@ -30,12 +30,13 @@ from bot.db.outage import OutageLog
 from bot.edge import Gate
 from bot.db.migrate import schema_state
 from bot.declare.provision import Provisioner
-from bot.alerts.endpoint import AlertEndpoint, MissingToken, source_tokens
+from bot.alerts.endpoint import AlertEndpoint, source_tokens
 from bot.alerts.handling import SILENCE_OVER, declare_from_alert, incident_channel_ready, silence_over
 from bot.alerts.paging import ALERT_PAGE_STEP, alert_page_step_due
 from bot.alerts.sync import AlertSlack
 from bot.http import make_wsgi_app, metrics_only
-from bot.oncall.feed import CalendarFeed, MissingSecret, calendar_secrets
+from bot.env_secrets import MissingSecret
+from bot.oncall.feed import CalendarFeed, calendar_secrets
 from bot.metrics import exposition
 from bot.home.refresh import HomeRefresher
 from bot.home.view import home_view
@@ -294,7 +295,7 @@ class Runtime:
         try:
             alert_tokens = source_tokens(config)
             feed_secrets = calendar_secrets(config)
-        except (MissingToken, MissingSecret) as exc:
+        except MissingSecret as exc:
             raise StartupError(str(exc)) from None
         db = Database(settings.database_url)
         check_database(db)

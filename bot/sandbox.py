@@ -30,7 +30,8 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from bot import logs
 from bot.alerts.endpoint import source_tokens
-from bot.oncall.feed import MissingSecret, calendar_secrets
+from bot.env_secrets import MissingSecret
+from bot.oncall.feed import calendar_secrets
 from bot.command_line import CliError, load_settings_and_config, prepare_sqlite_dir
 from bot.config import (DEFAULT_ALERT_SEVERITIES, AlertRoute, Alerts, AlertSource, EscalationPolicy, IncidentConfig, Layer,
                         Restriction, Schedule, Tier)

@@ -13,7 +13,8 @@ import icalendar
 import pytest
 
 from bot.config import Schedule
-from bot.oncall.feed import MissingSecret, calendar_secrets
+from bot.env_secrets import MissingSecret
+from bot.oncall.feed import calendar_secrets
 from bot.oncall.ical import fold
 from bot.oncall.overrides import add_override
 from tests.harness import Bot, FakeClock, incident_config, running_bot

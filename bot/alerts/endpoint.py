@@ -7,18 +7,17 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dotenv import dotenv_values
 
 from bot import metrics
 from bot.alerts.payloads import BadPayload, Notification, parse
 from bot.alerts.ratelimit import RateLimit, retry_after
 from bot.alerts.receive import Received, receive
 from bot.alerts.repeats import RecentNotifications
+from bot.env_secrets import MissingSecret, environment, read_secret
 from bot.config import IncidentConfig
 from bot.core.deps import Deps
 from bot.db.engine import unavailable
@@ -27,22 +26,14 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 
-class MissingToken(Exception):
-    """An alert source's token_env names a variable that is not set."""
-
-
 def source_tokens(config: IncidentConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Each source's secret, read once at start from the environment or `.env` (as every setting is); a missing
-    variable stops the start with its name (never a value)."""
-    if environ is None:
-        environ = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
+    """Each source's secret (bot/env_secrets.py); the config makes sure every source has one of token or token_env."""
+    environ = environment() if environ is None else environ
     tokens: dict[str, str] = {}
     for name, source in config.alerts.sources.items():
-        token = source.token.get_secret_value() if source.token is not None else environ.get(source.token_env or "")
-        if not token:
-            raise MissingToken(f"alerts.sources.{name}.token_env: {source.token_env} is not set")
-        if len(token) < 16:
-            raise MissingToken(f"alerts.sources.{name}: the token in {source.token_env} is under 16 characters")
+        token = read_secret(f"alerts.sources.{name}", source.token, "token_env", source.token_env, environ, noun="token")
+        if token is None:  # unreachable through IncidentConfig's validator: refuse rather than serve without a token
+            raise MissingSecret(f"alerts.sources.{name}: set token or token_env")
         tokens[name] = token
     return tokens
 

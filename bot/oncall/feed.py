@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 
-from dotenv import dotenv_values
 
+from bot.env_secrets import environment, read_secret
 from bot.config import IncidentConfig
 from bot.core.deps import Deps
 from bot.oncall.ical import render_calendar
@@ -26,25 +25,14 @@ NOT_FOUND = b'{"ok": false, "error": "not found"}'
 _DECOY = b"sevbot-no-such-calendar-secret-0000000000"
 
 
-class MissingSecret(Exception):
-    """A schedule's calendar_secret_env names a variable that is not set (or too short)."""
-
-
 def calendar_secrets(config: IncidentConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Each schedule's feed secret, read once at start from the environment or `.env` (as alert tokens are);
-    schedules without one are left out (their feed is a 404)."""
-    if environ is None:
-        environ = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
+    """Each schedule's feed secret (bot/env_secrets.py); schedules without one are left out (their feed is a 404)."""
+    environ = environment() if environ is None else environ
     secrets: dict[str, str] = {}
     for name, schedule in config.schedules.items():
-        if schedule.calendar_secret is not None:
-            secrets[name] = schedule.calendar_secret.get_secret_value()
-        elif schedule.calendar_secret_env is not None:
-            value = environ.get(schedule.calendar_secret_env)
-            if not value:
-                raise MissingSecret(f"schedules.{name}.calendar_secret_env: {schedule.calendar_secret_env} is not set")
-            if len(value) < 16:
-                raise MissingSecret(f"schedules.{name}: the secret in {schedule.calendar_secret_env} is under 16 characters")
+        value = read_secret(f"schedules.{name}", schedule.calendar_secret, "calendar_secret_env",
+                            schedule.calendar_secret_env, environ, noun="secret")
+        if value is not None:
             secrets[name] = value
     return secrets
 
