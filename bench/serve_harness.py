@@ -208,6 +208,8 @@ class BotProcess:
             body = self.log_path.read_text(errors="replace")
         except OSError:
             return {}
+        if os.environ.get("SEVBOT_BENCH_KEEP_LOG"):  # the serve log outlives the run's scratch folder, to read
+            Path(os.environ["SEVBOT_BENCH_KEEP_LOG"]).write_text(body)
         counts = {"lines": body.count("\n"), "error_lines": len(re.findall(r"\bERROR\b", body))}
         if warnings:
             counts["warning_lines"] = len(re.findall(r"\bWARNING\b", body))

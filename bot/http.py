@@ -13,6 +13,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot import logs, metrics
+from bot.priority import REQUESTS_FIRST
 from bot.alerts.endpoint import MAX_BODY as ALERTS_MAX_BODY
 from bot.alerts.endpoint import AlertEndpoint
 from bot.edge import MAX_BODY, Gate
@@ -42,14 +43,14 @@ def make_wsgi_app(app: App, health: Callable[[], str | None], gate: Gate | None 
             return metrics_app(environ, start_response)
         if path == EVENTS_PATH and method == "POST":
             # Every line logged for this request carries its id; the gate adds its kind and Slack's id (bot/logs.py).
-            with logs.context(request_id=logs.new_request_id()):
+            with logs.context(request_id=logs.new_request_id()), REQUESTS_FIRST.answering():
                 if gate is None:
                     return slack(environ, start_response)
                 return _gated(environ, start_response)
         if path.startswith(ALERTS_PREFIX) and alerts is not None:
             if method != "POST":
                 return _json(start_response, 405, {"ok": False, "error": "alerts are POSTed"})
-            with logs.context(request_kind="alerts", request_id=logs.new_request_id()):
+            with logs.context(request_kind="alerts", request_id=logs.new_request_id()), REQUESTS_FIRST.answering():
                 return _alert(environ, start_response, path[len(ALERTS_PREFIX):])
         if path.startswith(ONCALL_PREFIX) and calendars is not None:
             # The path holds a secret: it is never echoed or logged, whatever the answer.

@@ -12,6 +12,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.priority import REQUESTS_FIRST
+
 
 # session.info key: the incidents whose Slack effects this transaction queued (None for effects of no incident).
 QUEUED_FOR = "sevbot_queued_for"
@@ -100,6 +102,7 @@ class Database:
         The ORM session costs several times more CPU per statement than the write itself; flows that only run
         prebuilt statements use this instead. Same commit/rollback rules and the same SQLite queue as unit_of_work.
         """
+        REQUESTS_FIRST.step_aside()
         if self._write_lock is None:
             with self.engine.begin() as connection:
                 yield connection
@@ -111,6 +114,7 @@ class Database:
     def autocommit(self) -> Iterator[Connection]:
         """A Core connection whose every statement commits on its own (no BEGIN, no COMMIT round trips): for a
         single statement that needs no company, on the request path. Same SQLite writer queue."""
+        REQUESTS_FIRST.step_aside()
         if self._write_lock is None:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 yield connection
@@ -122,6 +126,7 @@ class Database:
     def unit_of_work(self, *, deliver: bool = True) -> Iterator[Session]:
         """One transaction. `deliver=False` is for a caller that starts one delivery pass itself after several
         (the scheduler tick), instead of one per commit."""
+        REQUESTS_FIRST.step_aside()
         queued: frozenset[int | None] = frozenset()
         if self._write_lock is None:
             with self._session() as session:

@@ -29,6 +29,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot import metrics
+from bot.priority import REQUESTS_FIRST
 from bot.slack.keepalive import KeepAliveWebClient, KeepAliveWebhookClient
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ class SlackGateway:
     def _call(self, method: str, **args: Any) -> dict[str, Any]:
         """Every Web API call goes through here (`method` is always a name written in this module: a bounded set
         for the metrics)."""
+        REQUESTS_FIRST.step_aside()
         started = time.perf_counter()
         try:
             response = self.client.api_call(method, json=args) if _sends_json(method) else self.client.api_call(method, params=args)

@@ -1,0 +1,53 @@
+"""Requests first: background work steps aside while a request is being answered in this process.
+
+A request thread (an ack) and the background threads (provisioning, delivery, the scheduler) share one GIL. Each
+round trip to the database or to Slack gives the GIL up, and winning it back means waiting for whichever other
+thread holds it: with ten declares being provisioned, an ack that makes a few round trips waits behind many of
+them (docs/performance.md). So background work, at the start of each step (a transaction, a Slack call), waits
+while any request is in flight, but never longer than `MAX_WAIT_S`, so a steady stream of requests slows it down
+and never starves it.
+
+One gate per process, because there is one GIL per process.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# Longer than an ack takes alone (a few ms), short enough that background work under steady load still moves.
+MAX_WAIT_S = 0.03
+
+
+class RequestsFirst:
+    def __init__(self, max_wait_s: float = MAX_WAIT_S) -> None:
+        self._max_wait_s = max_wait_s
+        self._idle = threading.Condition()
+        self._in_flight = 0
+        self._answering = threading.local()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around the answer to one request, on its thread."""
+        self._answering.active = True
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._answering.active = False
+            with self._idle:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.notify_all()
+
+    def step_aside(self) -> None:
+        """Called by background work before each step: wait while requests are being answered (bounded). A request
+        thread never waits for itself."""
+        if self._in_flight == 0 or getattr(self._answering, "active", False):
+            return  # the unlocked read is a hint: at worst one step starts a moment early or waits a moment
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=self._max_wait_s)
+
+
+REQUESTS_FIRST = RequestsFirst()

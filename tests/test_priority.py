@@ -1,0 +1,69 @@
+"""Requests first (bot/priority.py): background work steps aside while a request is answered, within a bound."""
+from __future__ import annotations
+
+import threading
+import time
+
+from bot.priority import RequestsFirst
+
+
+def _background_wait(gate: RequestsFirst) -> float:
+    took: list[float] = []
+
+    def step() -> None:
+        started = time.perf_counter()
+        gate.step_aside()
+        took.append(time.perf_counter() - started)
+    thread = threading.Thread(target=step)
+    thread.start()
+    thread.join(timeout=5)
+    return took[0]
+
+
+def test_no_request_in_flight_means_no_wait() -> None:
+    assert _background_wait(RequestsFirst(max_wait_s=1.0)) < 0.5
+
+
+def test_background_waits_for_the_request_to_be_answered() -> None:
+    gate = RequestsFirst(max_wait_s=5.0)
+    entered, release = threading.Event(), threading.Event()
+
+    def request() -> None:
+        with gate.answering():
+            entered.set()
+            release.wait(5)
+    answering = threading.Thread(target=request)
+    answering.start()
+    entered.wait(5)
+    threading.Timer(0.2, release.set).start()
+    waited = _background_wait(gate)
+    answering.join(5)
+    assert 0.15 <= waited < 4.0  # released by the answer, long before the bound
+
+
+def test_the_wait_is_bounded_under_a_steady_stream_of_requests() -> None:
+    gate = RequestsFirst(max_wait_s=0.1)
+    release = threading.Event()
+    entered = threading.Event()
+
+    def request() -> None:
+        with gate.answering():
+            entered.set()
+            release.wait(5)
+    answering = threading.Thread(target=request)
+    answering.start()
+    entered.wait(5)
+    try:
+        waited = _background_wait(gate)
+    finally:
+        release.set()
+        answering.join(5)
+    assert 0.08 <= waited < 2.0
+
+
+def test_a_request_thread_never_waits_for_itself() -> None:
+    gate = RequestsFirst(max_wait_s=5.0)
+    with gate.answering():
+        started = time.perf_counter()
+        gate.step_aside()  # e.g. the declare's own transaction, on the request thread
+        assert time.perf_counter() - started < 1.0
