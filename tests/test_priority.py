@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bot.priority import RequestsFirst
 
@@ -24,8 +26,9 @@ def test_no_request_in_flight_means_no_wait() -> None:
     assert _background_wait(RequestsFirst(max_wait_s=1.0)) < 0.5
 
 
-def test_background_waits_for_the_request_to_be_answered() -> None:
-    gate = RequestsFirst(max_wait_s=5.0)
+@contextmanager
+def _request_in_flight(gate: RequestsFirst) -> Iterator[threading.Event]:
+    """A request being answered on another thread until the yielded event is set (or the block ends)."""
     entered, release = threading.Event(), threading.Event()
 
     def request() -> None:
@@ -35,29 +38,25 @@ def test_background_waits_for_the_request_to_be_answered() -> None:
     answering = threading.Thread(target=request)
     answering.start()
     entered.wait(5)
-    threading.Timer(0.2, release.set).start()
-    waited = _background_wait(gate)
-    answering.join(5)
+    try:
+        yield release
+    finally:
+        release.set()
+        answering.join(5)
+
+
+def test_background_waits_for_the_request_to_be_answered() -> None:
+    gate = RequestsFirst(max_wait_s=5.0)
+    with _request_in_flight(gate) as release:
+        threading.Timer(0.2, release.set).start()
+        waited = _background_wait(gate)
     assert 0.15 <= waited < 4.0  # released by the answer, long before the bound
 
 
 def test_the_wait_is_bounded_under_a_steady_stream_of_requests() -> None:
     gate = RequestsFirst(max_wait_s=0.1)
-    release = threading.Event()
-    entered = threading.Event()
-
-    def request() -> None:
-        with gate.answering():
-            entered.set()
-            release.wait(5)
-    answering = threading.Thread(target=request)
-    answering.start()
-    entered.wait(5)
-    try:
+    with _request_in_flight(gate):
         waited = _background_wait(gate)
-    finally:
-        release.set()
-        answering.join(5)
     assert 0.08 <= waited < 2.0
 
 
