@@ -13,12 +13,12 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot import logs, metrics
-from bot.priority import REQUESTS_FIRST
 from bot.alerts.endpoint import MAX_BODY as ALERTS_MAX_BODY
 from bot.alerts.endpoint import AlertEndpoint
 from bot.edge import MAX_BODY, Gate
 from bot.oncall.feed import PREFIX as ONCALL_PREFIX
 from bot.oncall.feed import CalendarFeed
+from bot.priority import REQUESTS_FIRST
 
 EVENTS_PATH = "/slack/events"
 ALERTS_PREFIX = "/alerts/"
