@@ -7,6 +7,8 @@ them (docs/performance.md). So background work, at the start of each step (a tra
 while any request is in flight, but never longer than `MAX_WAIT_S`, so a steady stream of requests slows it down
 and never starves it.
 
+A page is as urgent as an ack (it wakes someone up): work inside `urgent()` never steps aside either.
+
 One gate per process, because there is one GIL per process.
 """
 from __future__ import annotations
@@ -24,27 +26,37 @@ class RequestsFirst:
         self._max_wait_s = max_wait_s
         self._idle = threading.Condition()
         self._in_flight = 0
-        self._answering = threading.local()
+        self._exempt = threading.local()  # this thread answers a request, or delivers a page: it never waits
 
     @contextmanager
     def answering(self) -> Iterator[None]:
         """Around the answer to one request, on its thread."""
-        self._answering.active = True
+        self._exempt.active = True
         with self._idle:
             self._in_flight += 1
         try:
             yield
         finally:
-            self._answering.active = False
+            self._exempt.active = False
             with self._idle:
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self._idle.notify_all()
 
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Around background work that must not wait for requests (delivering a page), on its thread."""
+        was = getattr(self._exempt, "active", False)
+        self._exempt.active = True
+        try:
+            yield
+        finally:
+            self._exempt.active = was
+
     def step_aside(self) -> None:
         """Called by background work before each step: wait while requests are being answered (bounded). A request
-        thread never waits for itself."""
-        if self._in_flight == 0 or getattr(self._answering, "active", False):
+        thread never waits for itself, nor does urgent work."""
+        if self._in_flight == 0 or getattr(self._exempt, "active", False):
             return  # the unlocked read is a hint: at worst one step starts a moment early or waits a moment
         with self._idle:
             self._idle.wait_for(lambda: self._in_flight == 0, timeout=self._max_wait_s)

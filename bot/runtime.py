@@ -25,7 +25,7 @@ from bot.core.background import Background
 from bot.core.delivery import Delivery
 from bot.core.deps import Deps
 from bot.core.outbox import Outbox
-from bot.db.engine import Database, unavailable
+from bot.db.engine import Database, Queued, unavailable
 from bot.db.outage import OutageLog
 from bot.edge import Gate
 from bot.db.migrate import schema_state
@@ -240,10 +240,10 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
 
     names = NameRefresher(db, NameBook(db, gateway, clock), background.run_later)
 
-    def after_commit(incidents: frozenset[int | None]) -> None:
-        delivery.after_commit(incidents)  # a unit of work that queued Slack effects starts their delivery
+    def after_commit(queued: Queued) -> None:
+        delivery.after_commit(queued)  # a unit of work that queued Slack effects starts their delivery
         home.changed()  # and whatever it changed may be on somebody's Home tab (rate-limited per person)
-        names.changed(incidents)  # and may have brought in people whose names the export will want
+        names.changed(queued.incidents)  # and may have brought in people whose names the export will want
     db.after_commit = after_commit
     handlers: dict[str, TimerHandler] = {
         timers.UPDATE_REMINDER: lambda session, timer: reminder_due(deps, session, timer),

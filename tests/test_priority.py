@@ -66,3 +66,16 @@ def test_a_request_thread_never_waits_for_itself() -> None:
         started = time.perf_counter()
         gate.step_aside()  # e.g. the declare's own transaction, on the request thread
         assert time.perf_counter() - started < 1.0
+
+
+def test_urgent_work_never_waits_and_the_thread_goes_back_to_stepping_aside() -> None:
+    gate = RequestsFirst(max_wait_s=5.0)
+    with _request_in_flight(gate) as release:
+        started = time.perf_counter()
+        with gate.urgent():  # a page being delivered, on a background thread
+            gate.step_aside()
+        assert time.perf_counter() - started < 1.0
+        threading.Timer(0.2, release.set).start()
+        waited_after = time.perf_counter()
+        gate.step_aside()  # the same thread, no longer urgent: waits for the answer again
+        assert time.perf_counter() - waited_after >= 0.15

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.config import EscalationPolicy, IncidentConfig, Tier
 from bot.core.deps import Deps
 from bot.core.errors import BadInput, Refused
-from bot.db.engine import Database
+from bot.db.engine import Database, Queued
 from bot.db.models import Base, OutboxItem, Page, RoleAssignment, Timer
 from bot.declare.record import DeclareRequest, declare
 from bot.paging.ladder import acknowledge, page_start_due, page_step_due
@@ -191,6 +191,23 @@ def test_acknowledging_stops_the_ladder_once(tmp_path: Path) -> None:
     assert run_due_timers(deps) == [], "the acknowledged tier's timer was cancelled"
 
 
+def test_a_commit_that_queued_a_page_hands_its_id_to_the_page_lane(tmp_path: Path) -> None:
+    """The escalation step's commit names the page DM it queued, so delivery sends it without waiting for a pass."""
+    deps = make_deps(tmp_path, IncidentConfig(escalation_policies={"default": LADDER}))
+    clock = deps.clock
+    assert isinstance(clock, MovableClock)
+    incident_id = open_incident(deps, severity="sev1")
+    started: list[Queued] = []
+    deps.db.after_commit = started.append
+    clock.at += timedelta(minutes=5, seconds=1)
+    assert run_due_timers(deps) == [timers.PAGE_STEP]
+    with deps.db.unit_of_work() as session:
+        tier_2 = session.scalars(select(OutboxItem.id).where(OutboxItem.kind == "page_dm").order_by(OutboxItem.id.desc())).first()
+    assert tier_2 is not None
+    assert [queued.urgent for queued in started] == [(tier_2,)]
+    assert incident_id in started[0].incidents
+
+
 # -- status transitions -----------------------------------------------------------------------------------------
 
 def test_status_moves_only_along_the_configured_transitions(tmp_path: Path) -> None:
@@ -215,12 +232,12 @@ def test_status_moves_only_along_the_configured_transitions(tmp_path: Path) -> N
 
 def test_a_commit_that_queued_slack_effects_starts_their_delivery(tmp_path: Path) -> None:
     deps = make_deps(tmp_path, IncidentConfig())
-    started: list[frozenset[int | None]] = []
+    started: list[Queued] = []
     deps.db.after_commit = started.append
     incident_id = open_incident(deps)
     assert started == [], "a sev3 declare queues nothing"
     set_status(deps, incident_id, "identified", None, "U0L1")  # bumps the card: a sync_card effect
-    assert started == [frozenset({incident_id})]
+    assert started == [Queued(frozenset({incident_id}), ())], "no page among them: nothing for the page lane"
     with pytest.raises(BadInput):
         set_status(deps, incident_id, "nonsense", None, "U0L1")
     assert len(started) == 1, "a use case that changed nothing starts nothing"

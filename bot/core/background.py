@@ -15,8 +15,8 @@ WORKERS = 16
 
 
 class Background:
-    def __init__(self, workers: int = WORKERS) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sevbot-work")
+    def __init__(self, workers: int = WORKERS, name: str = "sevbot-work") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._closed = False
 
     def run_later(self, work: Callable[..., object], *args: object) -> None:

@@ -1,5 +1,9 @@
 """Starting delivery of queued Slack effects: after a commit (the unit of work calls `after_commit`), and the
-periodic pass over whatever is due (retries, effects a crash left behind)."""
+periodic pass over whatever is due (retries, effects a crash left behind).
+
+Pages have a lane of their own: a committed page goes straight to one of a few threads kept for pages, so it never
+waits for a delivery pass to finish a batch of message edits (an alert storm queues hundreds). The periodic pass still
+takes any page the lane could not finish (a retry, a crash): a page is claimed once, whoever gets there first."""
 from __future__ import annotations
 
 import threading
@@ -9,6 +13,8 @@ from functools import partial
 
 from bot.core.background import Background
 from bot.core.outbox import Outbox
+from bot.db.engine import Queued
+from bot.priority import REQUESTS_FIRST
 
 # A commit that queued effects for more incidents than this (a busy tick) gets one pass over the whole backlog
 # instead of one drain per incident.
@@ -16,6 +22,9 @@ PER_INCIDENT_DRAINS = 8
 # A backlog pass delivers this many incidents at once, each in order: a Slack that takes 100 ms a call delivers
 # ~10 posts a second per thread, and Slack's own limit is about one message a second per channel.
 BACKLOG_THREADS = 8
+# Pages being sent at once, beyond the passes: each takes one or two Slack calls, and a storm opens a few groups a
+# second at most (grouping folds the rest).
+PAGE_THREADS = 4
 
 
 class Delivery:
@@ -24,14 +33,23 @@ class Delivery:
         self.background = background
         self._delivering = threading.Lock()
         self._fan_out = ThreadPoolExecutor(max_workers=BACKLOG_THREADS, thread_name_prefix="sevbot-deliver")
+        self._pages = Background(PAGE_THREADS, name="sevbot-page")
 
-    def after_commit(self, incidents: frozenset[int | None]) -> None:
-        """Deliver what a transaction just queued, on the background pool: the request that queued it has its answer."""
+    def after_commit(self, queued: Queued) -> None:
+        """Deliver what a transaction just queued, on the background pool: the request that queued it has its answer.
+        Its pages first, each on the page lane."""
+        for item_id in queued.urgent:
+            self._pages.run_later(self._deliver_page, item_id)
+        incidents = queued.incidents
         if len(incidents) > PER_INCIDENT_DRAINS or None in incidents:
             self.deliver_backlog()
             return
         for incident_id in incidents:
             self.background.run_later(self.outbox.drain, incident_id)
+
+    def _deliver_page(self, item_id: int) -> None:
+        with REQUESTS_FIRST.urgent():  # its claim too: the outbox knows it is a page only once claimed
+            self.outbox.deliver(item_id)
 
     def deliver_backlog(self) -> None:
         """Start one background delivery pass over every due Slack effect, unless one is already running here."""
@@ -64,6 +82,7 @@ class Delivery:
             list(self._fan_out.map(_run, jobs))
 
     def shutdown(self) -> None:
+        self._pages.shutdown()
         self._fan_out.shutdown(wait=True)
 
 

@@ -1,6 +1,7 @@
 """Slack side effects, recorded in the transaction that decided them and performed after it commits.
 
-`enqueue` runs inside a unit of work, whose commit starts delivery (`bot/db/engine.py`). `drain` claims due items with a short lease (so two workers, or two replicas,
+`enqueue` runs inside a unit of work, whose commit starts delivery (`bot/db/engine.py`); a page's commit hands it
+straight to delivery's page lane (`bot/core/delivery.py`), and a page never steps aside for requests. `drain` claims due items with a short lease (so two workers, or two replicas,
 never send the same item twice at once), performs them through the gateway, and marks them done. Transient Slack
 failures are retried with backoff; a permanent failure is recorded on the incident's timeline, never dropped silently.
 The background sweep drains whatever a crash or a Slack outage left behind.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from bot import logs
 from bot.clock import Clock
-from bot.db.engine import Database, note_queued
+from bot.db.engine import Database, note_queued, note_urgent
 from bot.db.lease import claim_statement, release_statement
 from bot.db.models import OutboxItem
 from bot.db.types import UTCDateTime
+from bot.priority import REQUESTS_FIRST
 from bot.slack.gateway import CLOCK_SKEW, SlackError, SlackGateway
 from bot.core.timeline import BOT_ACTOR, record
 
@@ -104,6 +107,8 @@ def enqueue(session: Session, clock: Clock, *, kind: str, payload: dict[str, Any
     item = OutboxItem(incident_id=incident_id, kind=kind, payload=payload, dedupe_key=dedupe_key, created_at=now, due_at=now)
     session.add(item)
     note_queued(session, incident_id)
+    if kind in URGENT_KINDS:
+        note_urgent(session, item)
     return item
 
 
@@ -196,7 +201,7 @@ class Outbox:
         if claim is None:
             return False
         kind, payload, attempts, incident_id = claim
-        with logs.context(incident=incident_id):
+        with logs.context(incident=incident_id), (REQUESTS_FIRST.urgent() if kind in URGENT_KINDS else nullcontext()):
             return self._perform(item_id, kind, payload, attempts, incident_id)
 
     def _perform(self, item_id: int, kind: str, payload: dict[str, Any], attempts: int, incident_id: int | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 import threading
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -15,15 +15,36 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.priority import REQUESTS_FIRST
 
 
-# session.info key: the incidents whose Slack effects this transaction queued (None for effects of no incident).
+# session.info keys: the incidents whose Slack effects this transaction queued (None for effects of no incident),
+# and the queued rows that must not wait for the rest (pages).
 QUEUED_FOR = "sevbot_queued_for"
-# Called after a commit that queued Slack effects, with the incidents they belong to.
-AfterCommit = Callable[[frozenset[int | None]], None]
+URGENT_QUEUED = "sevbot_urgent_queued"
+
+
+class Queued(NamedTuple):
+    """What a committed transaction queued: the incidents its Slack effects belong to, and the ids of the urgent ones."""
+    incidents: frozenset[int | None]
+    urgent: tuple[int, ...] = ()
+
+
+# Called after a commit that queued Slack effects.
+AfterCommit = Callable[[Queued], None]
 
 
 def note_queued(session: Session, incident_id: int | None) -> None:
     """Say that this transaction queued a Slack effect, so its commit starts delivery (see Database.unit_of_work)."""
     session.info.setdefault(QUEUED_FOR, set()).add(incident_id)
+
+
+def note_urgent(session: Session, row: Any) -> None:
+    """Say that this transaction queued an urgent effect (a row whose `id` is known once flushed): its commit hands the
+    id straight to delivery, ahead of everything else."""
+    session.info.setdefault(URGENT_QUEUED, []).append(row)
+
+
+def _queued(info: dict[Any, Any]) -> Queued:
+    """Read after the commit: an urgent row's id exists once the commit has flushed it."""
+    return Queued(frozenset(info.get(QUEUED_FOR, ())), tuple(row.id for row in info.get(URGENT_QUEUED, ())))
 
 
 def queued_in(session: Session) -> bool:
@@ -127,17 +148,18 @@ class Database:
         """One transaction. `deliver=False` is for a caller that starts one delivery pass itself after several
         (the scheduler tick), instead of one per commit."""
         REQUESTS_FIRST.step_aside()
-        queued: frozenset[int | None] = frozenset()
+        info: dict[Any, Any] = {}
         if self._write_lock is None:
             with self._session() as session:
+                info = session.info
                 yield session
-                queued = frozenset(session.info.get(QUEUED_FOR, ()))
         else:
             with self._writer(), self._session() as session:
+                info = session.info
                 yield session
-                queued = frozenset(session.info.get(QUEUED_FOR, ()))
+        queued = _queued(info)
         # Committed (an exception would have skipped this): deliver outside the SQLite write lock.
-        if queued and deliver and self.after_commit is not None:
+        if queued.incidents and deliver and self.after_commit is not None:
             self.after_commit(queued)
 
     @contextmanager
