@@ -37,12 +37,12 @@ def start_group_page(deps: Deps, session: Session, group: AlertGroup, policy_nam
                 state=PAGING, reason=f"alert {group.title[:200]}", context={}, started_by="sevbot", started_at=now)
     session.add(page)
     session.flush()
-    _page_tier(deps, session, group, page)
+    _page_tier(deps, session, group, page, first=True)
     metrics.on_commit(session, lambda: metrics.page_started("alert"))
     return page
 
 
-def _page_tier(deps: Deps, session: Session, group: AlertGroup, page: Page) -> None:
+def _page_tier(deps: Deps, session: Session, group: AlertGroup, page: Page, *, first: bool = False) -> None:
     now = deps.clock.now()
     for note in skip_unstaffed(page, now):
         record_alert_event(session, group, kind="page_tier_skipped", actor="sevbot", at=now, summary=note,
@@ -51,7 +51,8 @@ def _page_tier(deps: Deps, session: Session, group: AlertGroup, page: Page) -> N
         _exhausted(session, group, page, now)
         return
     targets = tier_targets(page)
-    timers.arm(session, kind=ALERT_PAGE_STEP, incident_id=None, ref_id=page.id, due_at=now + tier_timeout(page))
+    arm = timers.arm_new if first else timers.arm  # a page just started has no timer yet
+    arm(session, kind=ALERT_PAGE_STEP, incident_id=None, ref_id=page.id, due_at=now + tier_timeout(page))
     record_alert_event(session, group, kind="paged", actor="sevbot", at=now,
                        summary=f"Paged tier {page.tier + 1} (round {page.round}): " + describe_targets(page, targets),
                        data={"page_id": page.id, "tier": page.tier + 1, "round": page.round, "targets": targets})

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,6 +23,13 @@ from bot.db.models import Alert, AlertGroup
 from bot.domain.text import escape_mrkdwn, one_line, truncate
 
 GROUPS = AlertGroup.__table__
+_OPENED_WITH = ("source", "group_key", "live_key", "state", "route", "action", "title", "severity", "service", "channel_id",
+                "runbook", "labels", "external_url", "silence_url", "firing", "truncated", "first_fired_at", "last_event_at",
+                "message_version", "message_synced_version")
+# Built once per dialect (building it per request cost more than running it): a twin's insert does nothing.
+_OPEN_GROUP = {name: insert(GROUPS).values({column: bindparam(column, type_=GROUPS.c[column].type) for column in _OPENED_WITH})
+               .on_conflict_do_nothing(index_elements=["live_key"]).returning(GROUPS.c.id)
+               for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 
 
 @dataclass(frozen=True)
@@ -103,9 +110,7 @@ def _open_group(deps: Deps, session: Session, source: str, key: str, note: Notif
         "truncated": note.truncated, "first_fired_at": now, "last_event_at": now,
         "message_version": 0, "message_synced_version": 0,
     }
-    insert_ignoring_twin = pg_insert if deps.db.is_postgres else sqlite_insert
-    inserted = session.execute(insert_ignoring_twin(GROUPS).values(values)
-                               .on_conflict_do_nothing(index_elements=["live_key"]).returning(GROUPS.c.id)).scalar()
+    inserted = session.execute(_OPEN_GROUP["postgresql" if deps.db.is_postgres else "sqlite"], values).scalar()
     if inserted is None:
         return None
     return session.get_one(AlertGroup, inserted)
@@ -142,7 +147,6 @@ def _fold(deps: Deps, session: Session, group: AlertGroup, note: Notification, n
         (fired if signal.status == FIRING else resolved).append(signal)
     if not fired and not resolved and note.truncated == group.truncated:
         return False
-    session.flush()
     firing = sum(1 for alert in known.values() if alert.status == FIRING)
     group.firing, group.truncated, group.last_event_at = firing, note.truncated, now
     if fired:

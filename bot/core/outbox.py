@@ -82,7 +82,7 @@ class NotYet(Exception):
         self.retry_in = retry_in
 
 
-# For the Core hot paths (provisioning): one prebuilt keyed insert; an effect already queued is skipped by the
+# One prebuilt keyed insert, for the Core hot paths (provisioning) and the ORM ones alike; an effect already queued is skipped by the
 # database itself (see bot/core/timeline.py for why this is written out rather than built per call).
 _INSERT_KEYED = text(
     "INSERT INTO outbox (incident_id, kind, payload, dedupe_key, created_at, due_at, attempts) "
@@ -100,16 +100,19 @@ def enqueue_keyed(connection: Connection, now: datetime, *, kind: str, payload: 
 
 
 def enqueue(session: Session, clock: Clock, *, kind: str, payload: dict[str, Any], incident_id: int | None = None,
-            dedupe_key: str | None = None) -> OutboxItem | None:
-    if dedupe_key is not None and session.scalar(select(OutboxItem.id).where(OutboxItem.dedupe_key == dedupe_key)) is not None:
+            dedupe_key: str | None = None) -> int | None:
+    """Queue an effect in the session's transaction: the new item's id, or None when an item with this key was queued
+    before. One keyed insert, no look first (an alert storm opens a group, a page and three effects per request)."""
+    if incident_id is not None and session.new:
+        session.flush()  # the incident may be one this transaction is creating: its row must exist first
+    item_id: int | None = session.execute(_INSERT_KEYED, {"incident_id": incident_id, "kind": kind, "payload": payload,
+                                                          "dedupe_key": dedupe_key, "now": clock.now()}).scalar()
+    if item_id is None:
         return None
-    now = clock.now()
-    item = OutboxItem(incident_id=incident_id, kind=kind, payload=payload, dedupe_key=dedupe_key, created_at=now, due_at=now)
-    session.add(item)
     note_queued(session, incident_id)
     if kind in URGENT_KINDS:
-        note_urgent(session, item)
-    return item
+        note_urgent(session, item_id)
+    return item_id
 
 
 class Outbox:

@@ -16,7 +16,7 @@ from bot.priority import REQUESTS_FIRST
 
 
 # session.info keys: the incidents whose Slack effects this transaction queued (None for effects of no incident),
-# and the queued rows that must not wait for the rest (pages).
+# and the ids of the queued effects that must not wait for the rest (pages).
 QUEUED_FOR = "sevbot_queued_for"
 URGENT_QUEUED = "sevbot_urgent_queued"
 
@@ -36,15 +36,14 @@ def note_queued(session: Session, incident_id: int | None) -> None:
     session.info.setdefault(QUEUED_FOR, set()).add(incident_id)
 
 
-def note_urgent(session: Session, row: Any) -> None:
-    """Say that this transaction queued an urgent effect (a row whose `id` is known once flushed): its commit hands the
-    id straight to delivery, ahead of everything else."""
-    session.info.setdefault(URGENT_QUEUED, []).append(row)
+def note_urgent(session: Session, item_id: int) -> None:
+    """Say that this transaction queued an urgent effect: its commit hands the id straight to delivery, ahead of
+    everything else."""
+    session.info.setdefault(URGENT_QUEUED, []).append(item_id)
 
 
 def _queued(info: dict[Any, Any]) -> Queued:
-    """Read after the commit: an urgent row's id exists once the commit has flushed it."""
-    return Queued(frozenset(info.get(QUEUED_FOR, ())), tuple(row.id for row in info.get(URGENT_QUEUED, ())))
+    return Queued(frozenset(info.get(QUEUED_FOR, ())), tuple(info.get(URGENT_QUEUED, ())))
 
 
 def queued_in(session: Session) -> bool:

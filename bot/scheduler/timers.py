@@ -38,6 +38,15 @@ def arm(session: Session, *, kind: str, incident_id: int | None, due_at: datetim
     return timer
 
 
+def arm_new(session: Session, *, kind: str, incident_id: int | None, due_at: datetime, ref_id: int) -> None:
+    """`arm` for a timer that cannot exist yet (its `ref_id` row was created in this transaction): one insert, no look
+    and no flush of the session."""
+    session.execute(_INSERT, {"kind": kind, "incident_id": incident_id, "ref_id": ref_id, "due_at": due_at})
+
+
+_INSERT = TIMERS.insert().values(fired=0, fence=0)
+
+
 def new_row(*, kind: str, due_at: datetime, ref_id: int = 0) -> tuple[Table, dict[str, Any]]:
     """The first timer of its kind for an incident being recorded (its id is filled in by the insert): nothing to look
     up or move."""
