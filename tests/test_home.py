@@ -13,7 +13,11 @@ from bot.db.models import Incident, Page
 from bot.ids import ActionId, CallbackId, DeclareBlock
 from bot.slack_sim.blockkit import validate_view
 from bot.slack_sim.state import View
+from bot.db.engine import Database
+from bot.db.migrate import upgrade
 from bot.home.refresh import HomeRefresher
+from bot.home.viewers import ViewerStore
+from bot.settings import load_settings
 from commands.clicks import Click
 from tests.alerts_harness import am_payload, post_alert
 from tests.harness import Bot, wait_for
@@ -211,15 +215,19 @@ def _pages(bot: Bot) -> list[Page]:
         return list(session.query(Page).order_by(Page.id))
 
 
-def test_the_refresher_coalesces_skips_repeats_and_shows_answers() -> None:
+def test_the_refresher_coalesces_skips_repeats_and_shows_answers(database_url: str) -> None:
+    """The refresher on its own, synchronously (`run_later` runs the work at once), on each backend."""
     published: list[tuple[str, dict[str, Any]]] = []
     state = {"version": 0}
 
     def render(user: str, notice: str | None) -> dict[str, Any]:
         return {"type": "home", "blocks": [{"v": state["version"], "notice": notice}]}
 
-    refresher = HomeRefresher(render, lambda user, view: published.append((user, view)), lambda work, *args: work(*args),
-                              interval=0.3)
+    url = load_settings(database_url=database_url).database_url
+    upgrade(url)
+    db = Database(url)
+    refresher = HomeRefresher(ViewerStore(db), render, lambda user, view: published.append((user, view)),
+                              lambda work, *args: work(*args), interval=0.3)
     try:
         refresher.opened("U1", shown=False)
         assert len(published) == 1  # the first open publishes at once
@@ -247,3 +255,4 @@ def test_the_refresher_coalesces_skips_repeats_and_shows_answers() -> None:
         assert published[-1][1]["blocks"][0]["notice"] == "done"
     finally:
         refresher.stop()
+        db.dispose()
