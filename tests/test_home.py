@@ -256,3 +256,37 @@ def test_the_refresher_coalesces_skips_repeats_and_shows_answers(database_url: s
     finally:
         refresher.stop()
         db.dispose()
+
+
+def test_viewers_not_seen_for_keep_are_neither_refreshed_nor_kept(database_url: str) -> None:
+    """The viewers are rows every replica shares; one not seen for `keep` (12 h) gets no publish and is forgotten,
+    and past `max_viewers` the least recently seen go first."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from bot.db.models import HomeViewer
+
+    published: list[str] = []
+    at = {"now": datetime.now(timezone.utc) - timedelta(hours=13)}
+    url = load_settings(database_url=database_url).database_url
+    upgrade(url)
+    db = Database(url)
+    refresher = HomeRefresher(ViewerStore(db), lambda user, notice: {"type": "home", "blocks": [{"at": str(at["now"])}]},
+                              lambda user, view: published.append(user), lambda work, *args: work(*args),
+                              interval=0.0, max_viewers=2, now=lambda: at["now"])
+    try:
+        refresher.opened("UOLD", shown=False)
+        at["now"] += timedelta(hours=13)
+        for user in ("U1", "U2", "U3"):
+            refresher.opened(user, shown=False)
+            at["now"] += timedelta(seconds=1)
+        assert published == ["UOLD", "U1", "U2", "U3"]
+        refresher.changed()
+        assert sorted(published[4:]) == ["U1", "U2", "U3"]  # not UOLD: 13 h since they opened the tab
+        ViewerStore(db).forget(at["now"] - timedelta(hours=12), 2)
+        with db.reading() as session:
+            assert sorted(session.scalars(select(HomeViewer.user_id))) == ["U2", "U3"]
+    finally:
+        refresher.stop()
+        db.dispose()
