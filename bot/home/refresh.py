@@ -125,7 +125,7 @@ class HomeRefresher:
         with self._lock:
             everyone, users = self._mark_all, self._mark_users
             self._mark_all, self._mark_users, self._mark_queued = False, set(), False
-            if self._stopped:
+            if self._stopped or not (everyone or users):
                 return
         now = self.now()
         marked = self.store.mark_dirty(now, now - timedelta(seconds=self.keep), None if everyone else users)
