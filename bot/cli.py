@@ -84,11 +84,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # SIGTERM (systemd, Kubernetes) stops like Ctrl-C: finish the tick and the Slack calls in hand, then exit.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot import socket_mode
 
         # Socket Mode: Slack reaches us over a websocket we open; /healthz still answers over HTTP.
         try:
-            SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value()).connect()
+            socket_mode.connect(runtime.app, settings.slack_app_token.get_secret_value())
         except Exception as exc:  # slack_sdk raises SlackApiError or a connection error; either way: say so and stop
             runtime.stop()
             detail = getattr(getattr(exc, "response", None), "data", {}) or {}

@@ -3,12 +3,14 @@ included, in both formats.
 
 `text` (the default) is one human-readable line per record. `json` is one JSON object per line, with `time` (RFC 3339,
 UTC), `level`, `logger`, `message`, then, where known, `incident` (`INC-42`), `request_kind` (`slash_command`,
-`block_actions`, `view_submission`, `event`, `alerts`, …), `request_id` (a short id sevbot gives each HTTP request;
-background work the request hands over keeps it), `slack_id` (Slack's own id for the request: the `event_id` of an
-event, the `trigger_id` of a command or an interaction, else an action's `action_ts`) and `exception`.
+`block_actions`, `view_submission`, `event`, `alerts`, …), `request_id` (a short id sevbot gives each request, over
+HTTP or Socket Mode; background work the request hands over keeps it), `slack_id` (Slack's own id for the request:
+the `event_id` of an event, the `trigger_id` of a command or an interaction, else an action's `action_ts`),
+`envelope_id` (Socket Mode only: Slack's id for the envelope the request came in) and `exception`.
 
-The per-request fields live in a `contextvars` context: the HTTP layer opens one per request (`context(...)`), code
-that learns more adds to it (`bind(...)`), and background work runs in a copy of its submitter's context.
+The per-request fields live in a `contextvars` context: the HTTP layer (bot/http.py) and the Socket Mode handler
+(bot/socket_mode.py) open one per request (`context(...)`), code that learns more adds to it (`bind(...)`), and
+background work runs in a copy of its submitter's context.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ _TOKEN = re.compile(r"xox[abpre]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The context fields, in the order a JSON line shows them.
-CONTEXT_FIELDS = ("incident", "request_kind", "request_id", "slack_id")
+CONTEXT_FIELDS = ("incident", "request_kind", "request_id", "slack_id", "envelope_id")
 
 _CONTEXT: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("sevbot_log_context", default={})
 

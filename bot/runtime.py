@@ -40,6 +40,7 @@ from bot.oncall.feed import CalendarFeed, calendar_secrets
 from bot.metrics import exposition
 from bot.home.refresh import HomeRefresher
 from bot.home.view import home_view
+from bot.home.viewers import ViewerStore
 from bot.people.lookup import NameBook, NameRefresher
 from bot.paging.delivery import deliver_page, post_in_incident_channel
 from bot.oncall.handoff import ONCALL_HANDOFF, USERGROUP_SYNC, handoff_due, sync_all, sync_usergroup
@@ -201,9 +202,13 @@ class Core:
         self.provisioner.start_heartbeat()
 
     def tick(self) -> None:
-        """The scheduler tick; timers that fired (a page escalated, a silence over) may change Home tabs."""
-        if self.scheduler.tick().fired and self.home is not None:
-            self.home.changed()
+        """The scheduler tick; timers that fired (a page escalated, a silence over) may change Home tabs. Then the
+        Home tabs owed a publish (a change marked on any replica) whose interval is over: one indexed query."""
+        fired = self.scheduler.tick().fired
+        if self.home is not None:
+            if fired:
+                self.home.changed()
+            self.home.publish_due()
 
     def shutdown(self) -> None:
         """Let work already handed over finish (it holds leases and would otherwise be swept later)."""
@@ -235,8 +240,8 @@ def build_core(db: Database, config: IncidentConfig, gateway: SlackGateway, cloc
     outbox.register("alert_dm_update", lambda _gateway, payload: alert_slack.update_dms(payload))
     outbox.register(USERGROUP_SYNC, lambda gateway, payload: sync_usergroup(deps, gateway.set_usergroup_members, payload))
     delivery = Delivery(outbox, background)
-    home = HomeRefresher(lambda user, notice: home_view(deps, gateway.usergroup_members, user, notice), gateway.publish_home,
-                         background.run_later)
+    home = HomeRefresher(ViewerStore(db), lambda user, notice: home_view(deps, gateway.usergroup_members, user, notice),
+                         gateway.publish_home, background.run_later)
 
     names = NameRefresher(db, NameBook(db, gateway, clock), background.run_later)
 

@@ -16,10 +16,13 @@ from bot.slack_sim import SlackDriver, SlackSimulator, Workspace
 from tests.harness import BOT_TOKEN, SIGNING_SECRET, wait_for
 
 SEVBOT = [sys.executable, "-m", "bot"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SEVBOT_", "DATABASE_URL"))}
+    # This checkout's code, not whichever one the shared virtualenv installed (a git worktree's tests would run another).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **extra})
     return env
 

@@ -13,7 +13,11 @@ from bot.db.models import Incident, Page
 from bot.ids import ActionId, CallbackId, DeclareBlock
 from bot.slack_sim.blockkit import validate_view
 from bot.slack_sim.state import View
+from bot.db.engine import Database
+from bot.db.migrate import upgrade
 from bot.home.refresh import HomeRefresher
+from bot.home.viewers import ViewerStore
+from bot.settings import load_settings
 from commands.clicks import Click
 from tests.alerts_harness import am_payload, post_alert
 from tests.harness import Bot, wait_for
@@ -211,15 +215,19 @@ def _pages(bot: Bot) -> list[Page]:
         return list(session.query(Page).order_by(Page.id))
 
 
-def test_the_refresher_coalesces_skips_repeats_and_shows_answers() -> None:
+def test_the_refresher_coalesces_skips_repeats_and_shows_answers(database_url: str) -> None:
+    """The refresher on its own, synchronously (`run_later` runs the work at once), on each backend."""
     published: list[tuple[str, dict[str, Any]]] = []
     state = {"version": 0}
 
     def render(user: str, notice: str | None) -> dict[str, Any]:
         return {"type": "home", "blocks": [{"v": state["version"], "notice": notice}]}
 
-    refresher = HomeRefresher(render, lambda user, view: published.append((user, view)), lambda work, *args: work(*args),
-                              interval=0.3)
+    url = load_settings(database_url=database_url).database_url
+    upgrade(url)
+    db = Database(url)
+    refresher = HomeRefresher(ViewerStore(db), render, lambda user, view: published.append((user, view)),
+                              lambda work, *args: work(*args), interval=0.3)
     try:
         refresher.opened("U1", shown=False)
         assert len(published) == 1  # the first open publishes at once
@@ -247,3 +255,38 @@ def test_the_refresher_coalesces_skips_repeats_and_shows_answers() -> None:
         assert published[-1][1]["blocks"][0]["notice"] == "done"
     finally:
         refresher.stop()
+        db.dispose()
+
+
+def test_viewers_not_seen_for_keep_are_neither_refreshed_nor_kept(database_url: str) -> None:
+    """The viewers are rows every replica shares; one not seen for `keep` (12 h) gets no publish and is forgotten,
+    and past `max_viewers` the least recently seen go first."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from bot.db.models import HomeViewer
+
+    published: list[str] = []
+    at = {"now": datetime.now(timezone.utc) - timedelta(hours=13)}
+    url = load_settings(database_url=database_url).database_url
+    upgrade(url)
+    db = Database(url)
+    refresher = HomeRefresher(ViewerStore(db), lambda user, notice: {"type": "home", "blocks": [{"at": str(at["now"])}]},
+                              lambda user, view: published.append(user), lambda work, *args: work(*args),
+                              interval=0.0, max_viewers=2, now=lambda: at["now"])
+    try:
+        refresher.opened("UOLD", shown=False)
+        at["now"] += timedelta(hours=13)
+        for user in ("U1", "U2", "U3"):
+            refresher.opened(user, shown=False)
+            at["now"] += timedelta(seconds=1)
+        assert published == ["UOLD", "U1", "U2", "U3"]
+        refresher.changed()
+        assert sorted(published[4:]) == ["U1", "U2", "U3"]  # not UOLD: 13 h since they opened the tab
+        ViewerStore(db).forget(at["now"] - timedelta(hours=12), 2)
+        with db.reading() as session:
+            assert sorted(session.scalars(select(HomeViewer.user_id))) == ["U2", "U3"]
+    finally:
+        refresher.stop()
+        db.dispose()

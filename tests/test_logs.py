@@ -213,3 +213,46 @@ def test_serve_with_a_bad_log_format_is_one_line(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr == "sevbot: SEVBOT_LOG_FORMAT: 'xml' is not a log format: use text or json\n"
+
+
+def test_a_declare_over_socket_mode_logs_the_same_request_fields_and_its_envelope(tmp_path: Path) -> None:
+    """`sevbot serve` with SLACK_APP_TOKEN and SEVBOT_LOG_FORMAT=json: a declare pushed over the socket, whose topic
+    step fails, logs that warning (from background provisioning) with the fields an HTTP request's lines carry, plus
+    the envelope's id."""
+    from bot.slack_sim import SlackDriver, SlackSimulator, Workspace
+    from tests.test_cli import SEVBOT, _env, _free_port, _healthy, _run
+
+    with SlackSimulator(Workspace().seed_default(), bot_token=BOT_TOKEN) as sim:
+        assert _run(tmp_path, "migrate").returncode == 0
+        sim.inject("conversations.setTopic", error="fatal_error")
+        port = _free_port()
+        env = _env(tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=sim.api_url,
+                   SLACK_APP_TOKEN=sim.app_token, SEVBOT_PORT=str(port), SEVBOT_LOG_FORMAT="json")
+        log_path = tmp_path / "serve.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen([*SEVBOT, "serve"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: _healthy(port), timeout=20, what="sevbot serve healthy")
+            driver = SlackDriver(sim, f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
+            session = sim.wait_for_socket(10)
+            assert session is not None, "no Socket Mode connection"
+            fields = driver._slash_fields("U0L1", "declare sev2 Checkout is slow", "C0GENERAL", "/incident")
+            ack = session.send_envelope("slash_commands", fields, 10)
+            assert ack is not None and "Declaring INC-1" in ack["payload"]["text"], ack
+
+            def parsed() -> list[dict[str, object]]:
+                return [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+            line = wait_for(lambda: next((r for r in parsed() if "provisioning step topic failed" in str(r["message"])), None),
+                            what="the provisioning warning")
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    assert process.returncode == 0, log_path.read_text()[-2000:]
+    assert line["incident"] == "INC-1"
+    assert line["request_kind"] == "slash_command"
+    assert line["slack_id"] == fields["trigger_id"]
+    assert re.fullmatch(r"[0-9a-f]{12}", str(line["request_id"]))
+    assert line["envelope_id"] == ack["envelope_id"]
+    # Lines logged outside any request (start-up, "Socket Mode connected", the stop) carry no request fields.
+    outside = [r for r in parsed() if r.get("request_id") is None]
+    assert outside and not any({"request_kind", "slack_id", "envelope_id"} & set(r) for r in outside)

@@ -415,3 +415,20 @@ class SimilarNotice(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))
     shown: Mapped[list[int]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HomeViewer(Base):
+    """Someone whose Home tab sevbot keeps current, shared by every replica: whichever replica commits a change marks
+    the viewers dirty, and whichever claims a publish first (a conditional UPDATE on `published_at`) sends it, so the
+    one-publish-per-interval bound holds across replicas and a change is published once (bot/home/refresh.py).
+    `digest` is the SHA-256 of the view last published (a repeat is not sent); `notice` waits to be shown at the top
+    of the next publish; `dirty_since` is set while a publish is owed."""
+
+    __tablename__ = "home_viewers"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    digest: Mapped[str | None] = mapped_column(String(64))
+    notice: Mapped[str | None] = mapped_column(Text)
+    dirty_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
