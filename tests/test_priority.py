@@ -4,9 +4,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
-from bot.priority import RequestsFirst
+from bot.priority import FirstInLine, RequestsFirst
 
 
 def _background_wait(gate: RequestsFirst) -> float:
@@ -79,3 +79,48 @@ def test_urgent_work_never_waits_and_the_thread_goes_back_to_stepping_aside() ->
         waited_after = time.perf_counter()
         gate.step_aside()  # the same thread, no longer urgent: waits for the answer again
         assert time.perf_counter() - waited_after >= 0.15
+
+
+# -- FirstInLine: SQLite's writer queue -------------------------------------------------------------------------
+
+def test_first_in_line_is_reentrant_and_times_out() -> None:
+    lock = FirstInLine(RequestsFirst())
+    assert lock.acquire(1.0) and lock.acquire(1.0), "the holder takes it again (a unit of work inside a transaction)"
+    others: list[bool] = []
+    other = threading.Thread(target=lambda: others.append(lock.acquire(0.1)))
+    other.start()
+    other.join(5)
+    assert others == [False], "held elsewhere: the wait ends at its timeout"
+    lock.release()
+    lock.release()
+    taken = threading.Thread(target=lambda: others.append(lock.acquire(1.0)))
+    taken.start()
+    taken.join(5)
+    assert others == [False, True], "free again once released as often as taken"
+
+
+def test_a_request_waiting_for_the_writer_goes_before_background_work_that_queued_earlier() -> None:
+    gate = RequestsFirst()
+    lock = FirstInLine(gate)
+    assert lock.acquire(1.0)
+    order: list[str] = []
+
+    def wait_turn(name: str, urgent: bool) -> None:
+        with (gate.urgent() if urgent else nullcontext()):
+            assert lock.acquire(5.0)
+        order.append(name)
+        lock.release()
+
+    background = [threading.Thread(target=wait_turn, args=(f"background {n}", False)) for n in range(3)]
+    for thread in background:
+        thread.start()
+    time.sleep(0.2)  # all three are queued
+    page = threading.Thread(target=wait_turn, args=("page", True))
+    page.start()
+    deadline = time.monotonic() + 5
+    while lock._first_waiting == 0 and time.monotonic() < deadline:  # the page is in the queue too
+        time.sleep(0.01)
+    lock.release()
+    for thread in [*background, page]:
+        thread.join(5)
+    assert order[0] == "page" and sorted(order[1:]) == ["background 0", "background 1", "background 2"]

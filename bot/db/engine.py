@@ -3,7 +3,6 @@ effects it queued as soon as it commits."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-import threading
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -12,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.priority import REQUESTS_FIRST
+from bot.priority import REQUESTS_FIRST, FirstInLine
 
 
 # session.info keys: the incidents whose Slack effects this transaction queued (None for effects of no incident),
@@ -101,14 +100,15 @@ class Database:
 
     SQLite has one writer at a time and makes the others poll with growing sleeps (up to 100 ms each), which
     wrecks latency under concurrency. One process per SQLite file is the supported shape, so a process-wide lock
-    queues our own transactions instead: each waits only for the short transaction ahead of it.
+    queues our own transactions instead: each waits only for the short transaction ahead of it, and requests and
+    pages go ahead of background work (bot/priority.py FirstInLine).
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock: threading.RLock | None = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._write_lock: FirstInLine | None = FirstInLine() if self.engine.dialect.name == "sqlite" else None
         self.after_commit: AfterCommit | None = None
 
     @property
