@@ -16,11 +16,15 @@ from bot.slack_sim import SlackDriver, SlackSimulator, Workspace
 from tests.harness import BOT_TOKEN, SIGNING_SECRET, wait_for
 
 SEVBOT = [sys.executable, "-m", "bot"]
+# The checkout under test, first on the child's path: a virtualenv shared between checkouts (git worktrees) has the
+# package installed from another one, and `python -m bot` would run that code instead.
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SEVBOT_", "DATABASE_URL"))}
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **extra})
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return env
 
 
