@@ -31,7 +31,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "conversations.list": frozenset({"channels:read"}),
     "conversations.info": frozenset({"channels:read"}),
     "conversations.join": frozenset({"channels:join"}),
-    "conversations.history": frozenset({"channels:history"}),
+    # Public channels, and the DM with a person (a retried DM looks there before posting again).
+    "conversations.history": frozenset({"channels:history", "im:history"}),
     "conversations.archive": frozenset({"channels:manage"}),
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
@@ -201,3 +202,11 @@ def test_every_shortcut_has_a_listener_and_every_listener_a_shortcut() -> None:
     listened = {CallbackId[name].value for name in re.findall(r"app\.message_shortcut\(CallbackId\.([A-Z_]+)\)", APP.read_text(encoding="utf-8"))}
     assert listened, "no message shortcut listener found in bot/app.py: update this test if they moved"
     assert set(declared) == listened, f"manifest shortcuts {sorted(declared)} vs listeners in bot/app.py {sorted(listened)}"
+
+
+def test_the_simulator_grants_exactly_the_manifest_scopes() -> None:
+    """The simulator answers `missing_scope` for what its install lacks: it must lack just what the manifest lacks,
+    or a test could pass on a scope a real workspace never granted."""
+    from bot.slack_sim.state import BOT_SCOPES
+
+    assert BOT_SCOPES == set(bot_scopes())

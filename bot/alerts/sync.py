@@ -23,7 +23,7 @@ from bot.db.models import AlertGroup, Page
 from bot.paging.delivery import expand_targets
 from bot.paging.steps import PAGING, mention
 from bot.slack.gateway import CLOCK_SKEW, SlackError, SlackGateway
-from bot.core.outbox import NotYet
+from bot.core.outbox import NotYet, post_for_item
 
 MAX_ROUNDS = 5
 METADATA = "sevbot_alert"
@@ -107,8 +107,8 @@ class AlertSlack:
             if person in reached:
                 continue
             try:
-                channel, ts = self.gateway.post_dm(person, text, blocks)
-                sent.append([person, channel, ts, *step])
+                dm = post_for_item(self.gateway, payload, person, text, blocks)  # a retry after a crash adopts what landed
+                sent.append([person, dm["channel"], dm["ts"], *step])
             except SlackError as exc:
                 if exc.rate_limited:
                     slowed = exc

@@ -269,25 +269,32 @@ _DESCRIPTIONS = {"post": "post a message", "dm": "send a direct message", "invit
 OUTBOX_METADATA = "sevbot_outbox"
 
 
-def _post(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
-    """Each post carries its outbox id as message metadata. A retry (the process may have died after Slack took the
-    message but before we marked it done) first looks for it, so a crash never posts the same message twice."""
+def post_for_item(gateway: SlackGateway, payload: dict[str, Any], target: str, text: str,
+                  blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None) -> dict[str, Any]:
+    """Post for the outbox item that `payload` was handed with, to a channel or a person (a user id: the DM with
+    them): `{"channel", "ts"}`, and `"adopted": True` when an earlier attempt's message was found and kept.
+
+    The message carries the item's id as metadata. The process may die after Slack took a message and before the item
+    was marked done; any attempt after the first therefore looks for it first (in a DM: the DM's history, scope
+    im:history), so a crash never sends the same message twice. An item may post several messages (a page DMs each
+    person, then tells the channel): they are told apart by where they went, one per conversation."""
     item_id = payload.get("_outbox_id")
-    if item_id is not None and payload.get("_attempt", 1) > 1:
-        # Can't look (a private channel without groups:history, a DM): posts anyway, better a rare repeat than a lost
-        # message. A look that goes unanswered raises instead, and the item is tried again later.
-        landed = gateway.find_posted(payload["channel"], {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}},
-                                     since=payload["_since"] - CLOCK_SKEW if "_since" in payload else None)
-        if landed is not None:
-            return {"ts": landed, "adopted": True}
-    metadata = {"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}} if item_id is not None else None
-    ts = gateway.post_message(payload["channel"], payload["text"], payload.get("blocks"), payload.get("thread_ts"), metadata=metadata)
-    return {"ts": ts}
+    if item_id is None:  # not performed by the outbox (a direct call): nothing to look for
+        channel, ts = gateway.post(target, text, blocks, thread_ts)
+        return {"channel": channel, "ts": ts}
+    since = payload["_since"] - CLOCK_SKEW if "_since" in payload else None
+    channel, ts, adopted = gateway.post_once(target, text, blocks, thread_ts, since=since, look=payload.get("_attempt", 1) > 1,
+                                             metadata={"event_type": OUTBOX_METADATA, "event_payload": {"outbox_id": item_id}})
+    return {"channel": channel, "ts": ts, "adopted": True} if adopted else {"channel": channel, "ts": ts}
+
+
+def _post(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
+    return post_for_item(gateway, payload, payload["channel"], payload["text"], payload.get("blocks"), payload.get("thread_ts"))
 
 
 def _dm(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
-    # chat.postMessage to a user id lands in the DM with the bot (no conversations.open needed).
-    return {"ts": gateway.post_message(payload["user"], payload["text"], payload.get("blocks"))}
+    # chat.postMessage to a user id lands in the DM with the bot (no conversations.open needed to post).
+    return post_for_item(gateway, payload, payload["user"], payload["text"], payload.get("blocks"))
 
 
 def _respond(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
@@ -295,7 +302,7 @@ def _respond(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
     the person must hear it."""
     if gateway.respond(payload["response_url"], payload["text"]):
         return {"via": "response_url"}
-    return {"via": "dm", "ts": gateway.post_message(payload["user"], payload["text"])}
+    return {"via": "dm", **post_for_item(gateway, payload, payload["user"], payload["text"])}
 
 
 def _invite(gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:

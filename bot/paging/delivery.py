@@ -13,7 +13,7 @@ from bot.domain.incident import human_id
 from bot.core.actions import PageButton
 from bot.core.deps import Deps
 from bot.core.incident import current_roles
-from bot.core.outbox import NotYet, enqueue
+from bot.core.outbox import NotYet, enqueue, post_for_item
 from bot.core.timeline import record
 from bot.db.models import Incident, Page
 from bot.domain.text import escape_mrkdwn, one_line, truncate
@@ -23,7 +23,8 @@ from bot.slack.gateway import SlackError, SlackGateway
 
 
 def deliver_page(deps: Deps, gateway: SlackGateway, payload: dict[str, Any]) -> dict[str, Any]:
-    """Outbox handler: DM every target (groups expanded) with an Acknowledge button, then tell the channel."""
+    """Outbox handler: DM every target (groups expanded) with an Acknowledge button, then tell the channel. A retry
+    (the process died part-way) finds the DMs and the line that already landed, and sends only the rest."""
     with deps.db.unit_of_work() as session:
         incident = session.get_one(Incident, int(payload["incident_id"]))
         page = session.get_one(Page, int(payload["page_id"]))
@@ -51,21 +52,19 @@ def deliver_page(deps: Deps, gateway: SlackGateway, payload: dict[str, Any]) -> 
     delivered: list[str] = []
     for person in people:
         try:
-            gateway.post_message(person, f"You are paged for {human_id(incident.id)}", blocks)
+            post_for_item(gateway, payload, person, f"You are paged for {human_id(incident.id)}", blocks)
             delivered.append(person)
         except SlackError as exc:
             failed.append((person, exc.code))
     line = f":pager: Paged {', '.join(f'<@{p}>' for p in delivered) or 'nobody'} (tier {payload['tier']}, round {payload['round']})"
     if failed:
         line += ". :warning: Could not reach " + ", ".join(f"{mention(p)} ({code})" for p, code in failed) + ": page them another way."
-    if channel:
-        gateway.post_message(channel, line)
-    else:
-        with deps.db.unit_of_work() as session:
-            # The channel line waits for the channel (delivered after provisioning); the DMs above never wait.
-            enqueue(session, deps.clock, kind="incident_post", incident_id=incident.id,
-                    dedupe_key=f"page:{payload['page_id']}:{payload['round']}:{payload['tier']}:line",
-                    payload={"incident_id": incident.id, "text": line})
+    with deps.db.unit_of_work() as session:
+        # The channel line is an item of its own, keyed: a retry of this page finds it queued already (even when the
+        # channel appeared in between), and it waits for a channel still being made; the DMs above never wait.
+        enqueue(session, deps.clock, kind="incident_post", incident_id=incident.id,
+                dedupe_key=f"page:{payload['page_id']}:{payload['round']}:{payload['tier']}:line",
+                payload={"incident_id": incident.id, "text": line})
     if failed:
         with deps.db.unit_of_work() as session:
             record(session, incident.id, kind="page_undelivered", actor="sevbot", at=deps.clock.now(),
@@ -95,4 +94,4 @@ def post_in_incident_channel(deps: Deps, gateway: SlackGateway, payload: dict[st
         channel = session.scalar(select(Incident.channel_id).where(Incident.id == int(payload["incident_id"])))
     if channel is None:
         raise NotYet()
-    return {"ts": gateway.post_message(channel, payload["text"])}
+    return post_for_item(gateway, payload, channel, payload["text"])

@@ -9,6 +9,7 @@ import hashlib
 import json
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,11 +28,14 @@ from bot.db.engine import Database
 from bot.render import Renderer
 from bot.runbooks.registry import RunbookRegistry
 from bot.runbooks.watch import arm_runbook_check
-from bot.slack.gateway import SlackGateway
+from bot.slack.gateway import CLOCK_SKEW, SlackGateway
 from bot.core.timeline import record
 from bot.core.incident import locked_incident
 from bot.core.errors import BadInput, Refused
 
+# A part's ts while it is being posted (see RunbookMessages._post_part), and the metadata its message carries.
+POSTING = "posting"
+RUNBOOK_METADATA = "sevbot_runbook"
 STEPS_PER_MESSAGE = 15  # 2 blocks a step + header and progress: well inside Block Kit's 50 blocks
 STATES = {"done": "Done", "skip": "Skipped", "failed": "Failed"}
 STATE_WORDS = {"done": "done", "skipped": "skipped", "failed": "failed"}
@@ -237,7 +241,7 @@ class RunbookMessages:
                     view = load_run(session, run_id)
                 if view.channel_id is None:
                     return {"skipped": "no channel yet"}
-                if view.synced_version >= view.version and all(view.message_ts[i] if i < len(view.message_ts) else None for i in range(view.parts)):
+                if view.synced_version >= view.version and all(_posted(view.message_ts, i) for i in range(view.parts)):
                     return {"version": view.synced_version}
                 ts = list(view.message_ts) + [None] * (view.parts - len(view.message_ts))
                 hashes = list(view.message_hashes) + [None] * (view.parts - len(view.message_hashes))
@@ -245,11 +249,11 @@ class RunbookMessages:
                     blocks = self.renderer.blocks("runbook_part.json.j2", **part_context(view, part))
                     digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
                     text = f"Runbook: {view.title} ({view.counts()['pending']} steps left)"
-                    if ts[part] is None:
-                        ts[part] = self.gateway.post_message(view.channel_id, text, blocks)
-                        hashes[part] = digest
+                    if not _posted(ts, part):
+                        ts[part], adopted = self._post_part(view, part, text, blocks, ts, hashes)
+                        hashes[part] = None if adopted else digest  # an adopted part shows an older state: updated below
                         self._store(run_id, ts, hashes)  # stored at once: a repeat must never post the part again
-                    elif hashes[part] != digest:
+                    if hashes[part] != digest:
                         self.gateway.update_message(view.channel_id, ts[part], text, blocks)
                         hashes[part] = digest
                 self._store(run_id, ts, hashes)
@@ -258,10 +262,28 @@ class RunbookMessages:
                                     .values(synced_version=view.version).execution_options(synchronize_session=False))
             return {"version": view.version}
 
+    def _post_part(self, view: RunView, part: int, text: str, blocks: list[dict[str, Any]], ts: list[str | None],
+                   hashes: list[str | None]) -> tuple[str, bool]:
+        """Post one part, marked first: a sync that finds the mark died between Slack taking the part and storing its
+        ts, so it looks for the part by its metadata before posting. (ts, adopted)"""
+        look = ts[part] == POSTING
+        if not look:
+            ts[part] = POSTING
+            self._store(view.id, ts, hashes)
+        assert view.channel_id is not None
+        metadata = {"event_type": RUNBOOK_METADATA, "event_payload": {"run_part": f"{view.id}:{part}"}}
+        _, posted, adopted = self.gateway.post_once(view.channel_id, text, blocks, metadata=metadata, look=look,
+                                                    since=view.started_at.timestamp() - CLOCK_SKEW)
+        return posted, adopted
+
     def _store(self, run_id: int, ts: list[str | None], hashes: list[str | None]) -> None:
         with self.db.unit_of_work() as session:
             session.execute(update(RunbookRun).where(RunbookRun.id == run_id)
                             .values(message_ts=list(ts), message_hashes=list(hashes)).execution_options(synchronize_session=False))
+
+
+def _posted(ts: Sequence[str | None], part: int) -> bool:
+    return part < len(ts) and ts[part] not in (None, POSTING)
 
 
 def part_context(view: RunView, part: int) -> dict[str, Any]:

@@ -151,6 +151,11 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def is_person(target: str) -> bool:
+    """A user id (U…, or W… on Enterprise Grid): chat.postMessage to it lands in the DM with that person."""
+    return target[:1] in ("U", "W")
+
+
 def carried_out_maybe(error: SlackError) -> bool:
     """No answer, or a server error: Slack may or may not have done it."""
     return error.code.startswith("unreachable") or (error.status is not None and error.status >= 500)
@@ -163,6 +168,7 @@ class SlackGateway:
         self._group_cache: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._user_cache: dict[str, tuple[float, UserInfo | None]] = {}
         self._refreshing: set[str] = set()
+        self._refusals_told: set[tuple[str, str]] = set()  # (where, code) of looks Slack refused, logged once each
         self._lock = threading.Lock()
         # Set by the composition root: how to run a refresh off the caller's thread (a request must not wait on Slack).
         self.refresh_later: Callable[..., None] | None = None
@@ -244,12 +250,13 @@ class SlackGateway:
 
     # -- messages -------------------------------------------------------------------------------------------
 
-    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None,
-                     metadata: dict[str, Any] | None = None) -> str:
-        """Post, and return the message's ts.
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None,
+             metadata: dict[str, Any] | None = None) -> tuple[str, str]:
+        """Post, and return (the conversation's id, the message's ts). `channel` may be a person's user id: the
+        message then lands in the DM with them, whose id comes back.
 
         When Slack does not answer (or answers 5xx), the post may have landed anyway: with `metadata`
-        (`{"event_type": …, "event_payload": {…}}`, unique to this post) it looks for it in the channel before
+        (`{"event_type": …, "event_payload": {…}}`, unique to this post) it looks for it (`locate_posted`) before
         posting again, so a slow Slack never makes a twin. Without metadata the error goes to the caller."""
         args: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
         if metadata is not None:
@@ -261,29 +268,37 @@ class SlackGateway:
         first_try = time.time()
         for attempt in range(RETRIES + 1):
             try:
-                return str(self._call("chat.postMessage", **args)["ts"])
+                answer = self._call("chat.postMessage", **args)
+                return str(answer["channel"]), str(answer["ts"])
             except SlackError as exc:
                 if metadata is None or not carried_out_maybe(exc) or attempt == RETRIES:
                     raise
                 log.info("chat.postMessage to %s: %s; looking for the post before trying again", channel, exc.code)
-                landed = self.find_posted(channel, metadata, since=first_try - CLOCK_SKEW)
+                landed = self.locate_posted(channel, metadata, since=first_try - CLOCK_SKEW)
                 if landed is not None:
                     return landed
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def open_dm(self, user: str) -> str:
-        """The id of the direct-message channel between sevbot and `user` (opened if new): where a file for one person
-        goes, since an ephemeral message cannot carry one."""
-        return str(self._call("conversations.open", users=user)["channel"]["id"])
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None,
+                     metadata: dict[str, Any] | None = None) -> str:
+        """`post`, for a caller that needs only the message's ts."""
+        return self.post(channel, text, blocks, thread_ts, metadata)[1]
 
-    def post_dm(self, user: str, text: str, blocks: list[dict[str, Any]] | None = None) -> tuple[str, str]:
-        """A direct message to a person: (the DM channel's id, the message's ts), to update it later. Not retried
-        blindly, like every post (a DM has no metadata look: the caller's retry decides)."""
-        args: dict[str, Any] = {"channel": user, "text": text, "unfurl_links": False, "unfurl_media": False}
-        if blocks is not None:
-            args["blocks"] = blocks
-        answer = self._call("chat.postMessage", **args)
-        return str(answer["channel"]), str(answer["ts"])
+    def post_once(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None, *,
+                  metadata: dict[str, Any], look: bool, since: float | None = None) -> tuple[str, str, bool]:
+        """`post` for work that may be a retry of one that died after Slack took the message (a SIGKILL before the
+        ts was stored): with `look`, first find the post by its metadata and adopt it. (conversation id, ts, adopted)."""
+        if look:
+            landed = self.locate_posted(channel, metadata, since=since)
+            if landed is not None:
+                return landed[0], landed[1], True
+        posted_in, ts = self.post(channel, text, blocks, thread_ts, metadata)
+        return posted_in, ts, False
+
+    def open_dm(self, user: str) -> str:
+        """The id of the direct-message channel between sevbot and `user` (opened if new; asking again is harmless):
+        where a file for one person goes, since an ephemeral message cannot carry one, and where a retried DM looks."""
+        return str(self._call("conversations.open", users=user)["channel"]["id"])
 
     def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         args: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
@@ -409,21 +424,41 @@ class SlackGateway:
             args["cursor"] = cursor
         return None
 
-    def find_posted(self, channel_id: str, metadata: dict[str, Any], since: float | None = None) -> str | None:
-        """The ts of our recent post carrying exactly this metadata, or None: not there, or Slack says we may not
-        look (a private channel without the history scope: better a rare repeat than a lost message). When the look
-        itself goes unanswered, that SlackError is raised: posting blind then could make the twin we look for."""
+    def locate_posted(self, target: str, metadata: dict[str, Any], since: float | None = None) -> tuple[str, str] | None:
+        """(conversation id, ts) of our recent post carrying exactly this metadata, or None: not there, or Slack says
+        we may not look (a private channel without groups:history, a DM without im:history: better a rare repeat than
+        a lost message; said once in the log). `target` may be a person's user id, as for `post`: the look is then in
+        the DM with them (conversations.open gives its id). When the look goes unanswered or is rate-limited, that
+        SlackError is raised: posting blind then could make the twin we look for."""
         payload = metadata.get("event_payload") or {}
         if not payload:
             return None
         key, value = next(iter(payload.items()))
         try:
-            return self.find_by_metadata(channel_id, str(metadata["event_type"]), key, value, since=since)
+            channel = self.open_dm(target) if is_person(target) else target
+            ts = self.find_by_metadata(channel, str(metadata["event_type"]), key, value, since=since)
         except SlackError as exc:
-            if carried_out_maybe(exc):
+            if carried_out_maybe(exc) or exc.rate_limited:
                 raise
-            log.info("cannot look for an earlier post in %s (%s)", channel_id, exc.code)
+            self._cannot_look(target, exc.code)
             return None
+        return (channel, ts) if ts is not None else None
+
+    def find_posted(self, channel_id: str, metadata: dict[str, Any], since: float | None = None) -> str | None:
+        """`locate_posted`, for a caller that needs only the message's ts."""
+        found = self.locate_posted(channel_id, metadata, since)
+        return found[1] if found is not None else None
+
+    def _cannot_look(self, target: str, code: str) -> None:
+        where = "a DM" if is_person(target) else "a channel"
+        with self._lock:
+            first = (where, code) not in self._refusals_told
+            self._refusals_told.add((where, code))
+        if first:  # the same refusal every retry says nothing new (a scope is missing until the app is reinstalled)
+            log.warning("cannot look in %s for an earlier post (%s): retried posts there are sent without looking%s", where,
+                        code, " (add im:history to the app's scopes)" if where == "a DM" and code == "missing_scope" else "")
+        else:
+            log.debug("cannot look in %s (%s) for an earlier post", target, code)
 
     def permalink(self, channel_id: str, ts: str) -> str:
         return str(self._call("chat.getPermalink", channel=channel_id, message_ts=ts)["permalink"])

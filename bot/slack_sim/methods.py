@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .state import (APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, Channel, Ephemeral, Message,
+from .state import (APP_ID, BOT_ID, BOT_SCOPES, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, Channel, Ephemeral, Message,
                     UploadedFile, View, Workspace)
 
 TRIGGER_TTL_S = 3.0
@@ -31,6 +31,18 @@ class Ctx:
     ws: Workspace
     base_url: str  # e.g. http://127.0.0.1:PORT/ — used for upload and response URLs
     user_id: str = BOT_USER_ID  # whose token made the call
+    scopes: frozenset[str] = BOT_SCOPES  # what that token was granted
+
+
+def require_scope(ctx: Ctx, needed: str) -> None:
+    """Slack's answer to a token without the scope a call needs (the body names both sides)."""
+    if needed not in ctx.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(sorted(ctx.scopes)))
+
+
+def history_scope(ch: Channel) -> str:
+    """Reading a conversation's history needs the scope of its type (docs.slack.dev: conversations.history)."""
+    return "im:history" if ch.is_im else "groups:history" if ch.is_private else "channels:history"
 
 
 Handler = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
@@ -216,6 +228,7 @@ def conversations_history(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     """Newest first, bounded by `latest`/`oldest` (exclusive unless `inclusive`), as Slack pages it."""
     with ctx.ws.lock:
         ch = channel_or_fail(ctx.ws, args.get("channel"))
+        require_scope(ctx, history_scope(ch))
         if ctx.user_id not in ch.members:
             raise SlackError("not_in_channel")
     inclusive = bool_arg(args.get("inclusive"))

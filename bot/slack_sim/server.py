@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import blockkit, spec
 from .methods import METHODS, Ctx, SlackError, call, json_arg
 from .socket_mode import SocketSession, accept_key
-from .state import APP_ID, BOT_USER_ID, Ephemeral, Message, ResponseUrlPost, Workspace
+from .state import APP_ID, BOT_SCOPES, BOT_USER_ID, Ephemeral, Message, ResponseUrlPost, Workspace
 
 
 class SlashAnswer(Protocol):
@@ -83,6 +83,8 @@ class SlackSimulator:
         self.workspace = workspace if workspace is not None else Workspace().seed_default()
         self.bot_token = bot_token
         self.app_token = app_token
+        # The bot token's scopes; a test takes one away (e.g. im:history) to see the bot meet `missing_scope`.
+        self.scopes: frozenset[str] = BOT_SCOPES
         self.sockets: list[SocketSession] = []  # Socket Mode connections, newest last
         self._socket_tickets: set[str] = set()
         self.latency: float = 0.0
@@ -285,7 +287,7 @@ class SlackSimulator:
                     reply = _Reply(200, {"ok": False, "error": "unknown_method", "req_method": method,
                                          "warning": "method exists in Slack but is not simulated"})
                 else:
-                    ctx = Ctx(self.workspace, self.base_url, BOT_USER_ID)
+                    ctx = Ctx(self.workspace, self.base_url, BOT_USER_ID, self.scopes)
                     reply = _Reply(200, call(ctx, method, args))
                     hold = fault.answer_delay if fault is not None else 0.0
                     hung = not hold and self.hang_probability > 0 and self.rng.random() < self.hang_probability

@@ -19,6 +19,13 @@ TEAM_DOMAIN = "sevbot-sim"
 BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0SEVBOT"
+# The bot-token scopes the simulated install granted: sevbot's manifest.yml (tests/test_manifest.py keeps the two
+# equal). A method that needs a scope not here answers `missing_scope`, as Slack does; a test can take one away.
+BOT_SCOPES = frozenset({
+    "commands", "channels:manage", "channels:read", "channels:join", "chat:write", "pins:write", "usergroups:read",
+    "usergroups:write", "files:write", "im:write", "users:read", "channels:history", "im:history", "reactions:read",
+    "pins:read",
+})
 
 
 @dataclass

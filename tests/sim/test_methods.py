@@ -128,6 +128,28 @@ def test_dm_ephemeral_users_groups(sim: SlackSimulator, client: WebClient) -> No
     assert err(client.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
 
 
+def test_a_dms_history_needs_im_history_and_keeps_metadata(sim: SlackSimulator, client: WebClient) -> None:
+    """As Slack does: a message posted to a user id lands in the DM, keeps its metadata, and shows it in the DM's
+    history when asked for; reading that history takes im:history (a public channel's, channels:history)."""
+    from bot.slack_sim.state import BOT_SCOPES
+
+    metadata = {"event_type": "sevbot_outbox", "event_payload": {"outbox_id": 7}}
+    posted = client.chat_postMessage(channel="U0L1", text="you are paged", metadata=metadata)
+    dm = client.conversations_open(users="U0L1")["channel"]["id"]
+    assert posted["channel"] == dm
+    [message] = client.conversations_history(channel=dm, include_all_metadata=True)["messages"]
+    assert message["ts"] == posted["ts"] and message["metadata"] == metadata
+    assert "metadata" not in client.conversations_history(channel=dm)["messages"][0]
+    assert err(client.conversations_history, channel="U0L1") == "channel_not_found", "a user id is not a conversation"
+    sim.scopes = BOT_SCOPES - {"im:history"}
+    with pytest.raises(SlackApiError) as refused:
+        client.conversations_history(channel=dm)
+    assert refused.value.response["error"] == "missing_scope" and refused.value.response["needed"] == "im:history"
+    client.conversations_history(channel="C0STAKE")  # the public channel still reads
+    sim.scopes = BOT_SCOPES - {"channels:history"}
+    assert err(client.conversations_history, channel="C0STAKE") == "missing_scope"
+
+
 def test_usergroups_users_update_replaces_the_members(sim: SlackSimulator, client: WebClient) -> None:
     """As Slack's spec says: `users` is the entire new list; unknown, deactivated or bot users are refused."""
     group = client.usergroups_users_update(usergroup="S0ONCALL", users="U0L2", include_count=True)["usergroup"]

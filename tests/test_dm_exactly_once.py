@@ -1,0 +1,167 @@
+"""Direct messages are sent once, like channel posts: a page DM whose answer comes after the client gave up, an outbox
+DM retried after the process died between Slack taking it and the item being marked done, a page retried part-way,
+an alert page likewise, a runbook checklist answered late; and without im:history, the retry posts (said once).
+Over signed HTTP against the simulator, which checks that reading a DM's history takes im:history."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.db.models import OutboxItem, Page
+from bot.slack_sim.state import BOT_SCOPES, Message
+from tests.alerts_harness import alerts_config, am_payload, post_alert
+from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
+
+
+def _dms(bot: Bot, user: str, containing: str) -> list[Message]:
+    channel = bot.sim.workspace.dm_channel(user)
+    messages = bot.sim.workspace.messages(channel.id) if channel else []
+    return [m for m in messages if containing in m.text + str(m.blocks)]
+
+
+def _declare(bot: Bot, text: str) -> tuple[int, str]:
+    bot.slack.slash_command("U0L1", text)
+    incident = bot.wait_provisioned(len(bot.incidents()))
+    bot.settled()
+    return incident.id, str(incident.channel_id)
+
+
+def _as_if_killed(bot: Bot, kind: str) -> int:
+    """The items of this kind are due again, as after a SIGKILL between Slack's answer and the item's `done_at` (the
+    restart takes its own leases back): the next drain is their second attempt. How many there were."""
+    with bot.db.unit_of_work() as session:
+        return session.execute(update(OutboxItem).where(OutboxItem.kind == kind).values(
+            done_at=None, lease_until=None, result=None, due_at=bot.runtime.deps.clock.now())).rowcount
+
+
+def _results(bot: Bot, kind: str) -> list[dict[str, Any]]:
+    with bot.db.unit_of_work() as session:
+        return [dict(r or {}) for r in session.scalars(select(OutboxItem.result).where(OutboxItem.kind == kind))]
+
+
+# -- a Slack that answers too late ------------------------------------------------------------------------------
+
+def test_a_page_dm_answered_after_the_client_gave_up_pages_once_and_counts_as_delivered(tmp_path: Path) -> None:
+    """Slack took the page DM but answered after the client's timeout: the bot looks in the DM, finds it, and the
+    person is paged once and counted as reached (not "could not reach": they were)."""
+    with running_bot(f"sqlite:///{tmp_path / 'slow.db'}", paging_config(), clock=FakeClock(), slack_timeout=1.0) as bot:
+        bot.sim.inject("chat.postMessage", answer_delay=1.6,
+                       when=lambda args: args.get("channel") == "U0L1" and "paged" in str(args.get("text")))
+        incident_id, channel = _declare(bot, "declare sev1 Checkout failing")
+        assert len(_dms(bot, "U0L1", "You are paged for INC-1")) == 1
+        assert len(_dms(bot, "U0L2", "You are paged for INC-1")) == 1
+        [line] = [m.text for m in bot.sim.workspace.messages(channel) if m.text.startswith(":pager: Paged")]
+        assert "<@U0L1>" in line and "Could not reach" not in line, line
+        assert "page_undelivered" not in [e.kind for e in bot.timeline(incident_id)]
+        opened = [c for c in bot.sim.calls_to("conversations.open") if c.args.get("users") == "U0L1"]
+        assert opened and opened[0].ok, "it found the DM to look in"
+
+
+def test_a_runbook_checklist_answered_late_is_posted_once(tmp_path: Path) -> None:
+    """The checklist's post landed but its answer came too late: no second checklist, ever (a retry adopts it)."""
+    with running_bot(f"sqlite:///{tmp_path / 'slow.db'}", slack_timeout=1.0) as bot:
+        _, channel = _declare(bot, "declare sev2 Checkout failing")
+        bot.sim.inject("chat.postMessage", answer_delay=1.6, when=lambda args: str(args.get("text")).startswith("Runbook:"))
+        bot.say("U0L1", "runbook sev1-first-30-minutes", channel)
+
+        def all_delivered() -> bool:  # what a client timeout left for later is made due and delivered now
+            with bot.db.unit_of_work() as session:
+                session.execute(update(OutboxItem).where(OutboxItem.done_at.is_(None)).values(due_at=bot.runtime.deps.clock.now()))
+            bot.runtime.core.outbox.drain()
+            with bot.db.unit_of_work() as session:
+                return all(item.done_at is not None for item in session.scalars(select(OutboxItem)))
+        wait_for(all_delivered, timeout=20, what="the checklist delivered")
+        checklists = [m for m in bot.sim.workspace.messages(channel) if m.text.startswith("Runbook:")]
+        assert len(checklists) == 1, [m.text for m in checklists]
+
+
+# -- a crash between a DM and its record ------------------------------------------------------------------------
+
+def test_a_dm_retried_after_a_crash_adopts_the_one_that_landed(sqlite_bot: Bot) -> None:
+    bot = sqlite_bot
+    _, channel = _declare(bot, "declare sev2 Search is slow")
+    bot.say("U0L1", "ic <@U0IC|ines>", channel)
+    bot.settled()
+    [sent] = _dms(bot, "U0IC", "You are now *Incident Commander*")
+    assert _as_if_killed(bot, "dm") >= 1
+    bot.runtime.core.outbox.drain()
+    assert _dms(bot, "U0IC", "You are now *Incident Commander*") == [sent]
+    assert sent.metadata and sent.metadata["event_type"] == "sevbot_outbox", "found by its outbox id"
+    results = _results(bot, "dm")
+    assert results and all(r.get("adopted") for r in results), results
+    assert any(r.get("ts") == sent.ts for r in results)
+
+
+def test_a_page_retried_after_a_crash_repeats_no_dm_and_no_line(tmp_path: Path) -> None:
+    """A page is one item that DMs each person, then tells the channel: a retry finds every one of them."""
+    with running_bot(f"sqlite:///{tmp_path / 'page.db'}", paging_config(), clock=FakeClock()) as bot:
+        _, channel = _declare(bot, "declare sev1 Checkout failing")
+        before = {user: _dms(bot, user, "You are paged for INC-1") for user in ("U0L1", "U0L2")}
+        assert all(len(dms) == 1 for dms in before.values()), before
+        assert _as_if_killed(bot, "page_dm") == 1
+        bot.runtime.core.outbox.drain()
+        assert {user: _dms(bot, user, "You are paged for INC-1") for user in ("U0L1", "U0L2")} == before
+        assert len([m for m in bot.sim.workspace.messages(channel) if m.text.startswith(":pager: Paged")]) == 1
+        assert [r.get("delivered") for r in _results(bot, "page_dm")] == [["U0L1", "U0L2"]]
+
+
+def test_an_alert_page_retried_after_a_crash_adopts_its_dms_and_keeps_them_updatable(tmp_path: Path) -> None:
+    """The process died after Slack took the alert page DMs and before it recorded them on the page: the retry
+    finds them, records them, and so an acknowledgement still edits the DMs people have."""
+    clock = FakeClock()
+    with running_bot(f"sqlite:///{tmp_path / 'alerts.db'}", alerts_config(), clock=clock) as bot:
+        assert post_alert(bot.runtime.url, "am", am_payload()).status == 200
+        bot.settled()
+        before = {user: _dms(bot, user, "You are paged for an alert") for user in ("U0L1", "U0L2")}
+        assert all(len(dms) == 1 for dms in before.values()), before
+        with bot.db.unit_of_work() as session:
+            page = session.scalars(select(Page)).one()
+            page.context = {**page.context, "dms": []}  # never recorded
+        assert _as_if_killed(bot, "alert_page_dm") == 1
+        bot.runtime.core.outbox.drain()
+        assert {user: _dms(bot, user, "You are paged for an alert") for user in ("U0L1", "U0L2")} == before
+        with bot.db.unit_of_work() as session:
+            recorded = {dm[0]: dm[2] for dm in session.scalars(select(Page)).one().context["dms"]}
+        assert recorded == {user: dms[0].ts for user, dms in before.items()}
+
+
+# -- a workspace that did not grant im:history ------------------------------------------------------------------
+
+def test_without_im_history_a_retried_dm_is_sent_and_the_log_says_so_once(sqlite_bot: Bot,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """An app installed before im:history was added: Slack refuses the look (missing_scope). Better a rare repeat
+    than a lost DM: the retry posts, and the log says once (not every retry) what is missing."""
+    bot = sqlite_bot
+    bot.sim.scopes = BOT_SCOPES - {"im:history"}
+    _, channel = _declare(bot, "declare sev2 Search is slow")
+    bot.say("U0L1", "ic <@U0IC|ines>", channel)
+    bot.settled()
+    with caplog.at_level(logging.DEBUG, logger="bot.slack.gateway"):
+        for retry in (1, 2):
+            _as_if_killed(bot, "dm")
+            bot.runtime.core.outbox.drain()
+            assert len(_dms(bot, "U0IC", "You are now *Incident Commander*")) == 1 + retry
+    refused = [c for c in bot.sim.calls_to("conversations.history") if c.response.get("error") == "missing_scope"]
+    assert refused and all(c.response.get("needed") == "im:history" for c in refused)
+    told = [r for r in caplog.records if r.levelno >= logging.WARNING and "im:history" in r.getMessage()]
+    assert len(told) == 1, [r.getMessage() for r in told]
+
+
+def test_a_dm_retry_looks_only_as_far_back_as_the_item(sqlite_bot: Bot) -> None:
+    """The look reads the DM's history from the item's creation on (minus clock skew), not the whole DM."""
+    bot = sqlite_bot
+    _, channel = _declare(bot, "declare sev2 Search is slow")
+    bot.say("U0L1", "ic <@U0IC|ines>", channel)
+    bot.settled()
+    with bot.db.unit_of_work() as session:
+        created = min(session.scalars(select(OutboxItem.created_at).where(OutboxItem.kind == "dm")))
+    _as_if_killed(bot, "dm")
+    bot.runtime.core.outbox.drain()
+    looks = [c for c in bot.sim.calls_to("conversations.history") if str(c.args.get("channel", "")).startswith("D")]
+    assert looks and all(float(c.args["oldest"]) <= (created - timedelta(seconds=59)).timestamp() for c in looks)
+    assert all(float(c.args["oldest"]) >= (created - timedelta(seconds=61)).timestamp() for c in looks)
