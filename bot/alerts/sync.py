@@ -43,7 +43,7 @@ class AlertSlack:
         """Outbox `alert_sync`: bring the group's message up to its newest version."""
         with self._locks[group_id]:
             for _ in range(MAX_ROUNDS):
-                with self.db.unit_of_work() as session:
+                with self.db.reading() as session:  # outside SQLite's writer queue: a storm's pages need it
                     view = load_group(session, group_id)
                 if view.channel_id is None:
                     return {"skipped": "no alert channel configured"}
@@ -89,7 +89,7 @@ class AlertSlack:
         """Outbox `alert_page_dm`: DM the tier (groups expanded) with an Acknowledge button. The DMs are kept on the
         page so an acknowledgement can update them all."""
         group_id, page_id = int(payload["group_id"]), int(payload["page_id"])
-        with self.db.unit_of_work() as session:
+        with self.db.reading() as session:
             view = load_group(session, group_id)
             page = session.get_one(Page, page_id)
             still_paging = page.state == PAGING
