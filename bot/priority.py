@@ -72,15 +72,21 @@ class RequestsFirst:
 REQUESTS_FIRST = RequestsFirst()
 
 
+# How long background work lets requests and pages go ahead of it at the writer before it queues with them.
+PATIENCE_S = 0.1
+
+
 class FirstInLine:
-    """A re-entrant lock whose waiters from requests and pages (`REQUESTS_FIRST.exempt()`) get it before the others.
+    """A re-entrant lock whose waiters from requests and pages (`REQUESTS_FIRST.exempt()`) get it before the others,
+    for up to `patience_s`; after that, a background waiter queues with them.
 
     With one plain lock, a page's transaction queued behind a dozen delivery threads' (an alert storm's message
-    edits), however short each. Among waiters of one class, whoever the condition wakes goes first.
+    edits), however short each. Waiters of one class are woken in the order they came.
     """
 
-    def __init__(self, gate: RequestsFirst = REQUESTS_FIRST) -> None:
+    def __init__(self, gate: RequestsFirst = REQUESTS_FIRST, patience_s: float = PATIENCE_S) -> None:
         self._gate = gate
+        self._patience_s = patience_s
         self._mutex = threading.Lock()
         self._first = threading.Condition(self._mutex)
         self._rest = threading.Condition(self._mutex)
@@ -95,13 +101,17 @@ class FirstInLine:
             if self._owner == me:
                 self._depth += 1
                 return True
-            if first:
+            free = False
+            if not first:
+                # Behind requests and pages for a while, then in line with them: a storm never starves background
+                # work past its own timeout (a delivery's claim, the scheduler's tick).
+                free = self._rest.wait_for(lambda: self._owner is None and self._first_waiting == 0, min(timeout, self._patience_s))
+                timeout -= self._patience_s
+            if not free and timeout > 0:
                 self._first_waiting += 1
-            try:
-                free = self._first.wait_for(lambda: self._owner is None, timeout) if first else \
-                    self._rest.wait_for(lambda: self._owner is None and self._first_waiting == 0, timeout)
-            finally:
-                if first:
+                try:
+                    free = self._first.wait_for(lambda: self._owner is None, timeout)
+                finally:
                     self._first_waiting -= 1
             if not free:
                 self._wake_next()  # a wake-up meant for us (just timed out) must not be lost

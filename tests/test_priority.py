@@ -101,7 +101,7 @@ def test_first_in_line_is_reentrant_and_times_out() -> None:
 
 def test_a_request_waiting_for_the_writer_goes_before_background_work_that_queued_earlier() -> None:
     gate = RequestsFirst()
-    lock = FirstInLine(gate)
+    lock = FirstInLine(gate, patience_s=30.0)
     assert lock.acquire(1.0)
     order: list[str] = []
 
@@ -124,3 +124,33 @@ def test_a_request_waiting_for_the_writer_goes_before_background_work_that_queue
     for thread in [*background, page]:
         thread.join(5)
     assert order[0] == "page" and sorted(order[1:]) == ["background 0", "background 1", "background 2"]
+
+
+def test_background_work_waits_behind_requests_only_so_long_then_queues_with_them() -> None:
+    gate = RequestsFirst()
+    lock = FirstInLine(gate, patience_s=0.2)
+    assert lock.acquire(1.0)
+    order: list[str] = []
+
+    def wait_turn(name: str, urgent: bool) -> None:
+        with (gate.urgent() if urgent else nullcontext()):
+            assert lock.acquire(5.0)
+        order.append(name)
+        lock.release()
+
+    def in_line(count: int) -> None:
+        deadline = time.monotonic() + 5
+        while lock._first_waiting < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lock._first_waiting == count
+
+    background = threading.Thread(target=wait_turn, args=("background", False))
+    background.start()
+    in_line(1)  # its patience ran out: it queues with requests now
+    request = threading.Thread(target=wait_turn, args=("request", True))
+    request.start()
+    in_line(2)
+    lock.release()
+    background.join(5)
+    request.join(5)
+    assert order == ["background", "request"], "in the order they came, once the background waiter's patience ran out"
