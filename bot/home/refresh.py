@@ -12,8 +12,8 @@ forgotten first), kept in the database (`home_viewers`, bot/home/viewers.py) so 
 - `opened()` and `answer()` return at once (the `app_home_opened` ack waits for nothing); on the background pool the
   person's row is marked as owed a publish, and a publish is claimed.
 - `changed()` marks every viewer not already owed one, in one UPDATE, whichever replica opened their tab; the replica
-  that marked them claims their publishes, now or (a local timer) when their interval ends. Several commits in a
-  row mark once.
+  that marked them claims their publishes, now or (a local timer) when their interval ends. A burst of commits
+  marks once: at most one mark every `MARK_EVERY_SECONDS` per process.
 - A claim is a conditional UPDATE: only while a publish is owed and the last one is older than the interval, so of
   two replicas exactly one publishes a change, and the bound holds across replicas (their clocks are assumed in
   sync, as the timers' due times already assume). The claim takes the notice to show; the digest of what was sent is
@@ -42,6 +42,9 @@ INTERVAL_SECONDS = 5.0
 KEEP_SECONDS = 12 * 3600.0
 MAX_VIEWERS = 2000
 FORGET_EVERY_SECONDS = 60.0  # how often a process deletes viewers not seen for `keep`
+# Marks at most this often per process: a burst of commits (an alert storm, ten declares) makes one, well inside the
+# per-person interval, instead of a look at the database per commit.
+MARK_EVERY_SECONDS = 0.25
 DUE_BATCH = 500  # viewers claimed per tick at most; the rest on the next one
 RETRY_SECONDS = 0.1  # a claim lost to a concurrent one that has not committed yet: look again this soon
 
@@ -70,6 +73,7 @@ class HomeRefresher:
         self._mark_all = False
         self._mark_users: set[str] = set()
         self._mark_queued = False
+        self._marked_at = float("-inf")
         self._forgot_at = float("-inf")
         self._stopped = False
 
@@ -96,7 +100,13 @@ class HomeRefresher:
             if self._mark_queued or self._stopped:
                 return  # a mark is queued and not started: it will cover this change too
             self._mark_queued = True
-        self.run_later(self._mark)
+            wait = self._marked_at + MARK_EVERY_SECONDS - time.monotonic()
+        if wait <= 0:
+            self.run_later(self._mark)
+            return
+        timer = threading.Timer(wait, self.run_later, args=(self._mark,))
+        timer.daemon = True
+        timer.start()
 
     def publish_due(self) -> None:
         """The tick: claim the publishes owed to viewers whose interval is over (one indexed query), and now and
@@ -125,6 +135,7 @@ class HomeRefresher:
         with self._lock:
             everyone, users = self._mark_all, self._mark_users
             self._mark_all, self._mark_users, self._mark_queued = False, set(), False
+            self._marked_at = time.monotonic()
             if self._stopped or not (everyone or users):
                 return
         now = self.now()
