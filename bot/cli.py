@@ -1,4 +1,5 @@
-"""The `sevbot` command: serve, migrate, sandbox, say, alert. Bad settings exit 2 with one line naming the setting."""
+"""The `sevbot` command: serve, migrate, sandbox, say, alert, … Bad input (a setting, an option, a database that does not
+answer, Slack refusing the token, a file that cannot be written) exits 2 with one line naming it: see `main`."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,8 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot import logs
-from bot.command_line import CliError, load_settings_and_config as _load, prepare_sqlite_dir as _prepare_sqlite_dir, safe_url as _safe_url
+from bot.command_line import (CliError, explain, load_settings_and_config as _load, open_database, prepare_sqlite_dir as _prepare_sqlite_dir,
+                              safe_url as _safe_url, write_output)
 from bot.config import IncidentConfig
 from bot.settings import Settings
 
@@ -184,7 +186,6 @@ def cmd_oncall_show(args: argparse.Namespace) -> int:
     from datetime import datetime, timedelta, timezone
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from bot.db.engine import Database
     from bot.oncall.lookup import final_rota
     from bot.oncall.report import shift_table
 
@@ -199,12 +200,10 @@ def cmd_oncall_show(args: argparse.Namespace) -> int:
         raise CliError(f"--tz: unknown time zone {args.tz!r} (an IANA name such as Europe/Berlin)") from None
     start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     end = start + timedelta(days=args.days)
-    db = Database(settings.database_url)
+    db = open_database(settings)
     try:
         with db.unit_of_work() as session:
             shifts = final_rota(session, args.schedule, schedule, start, end)
-    except Exception as exc:  # an unreachable or un-migrated database
-        raise CliError(f"DATABASE_URL: cannot read overrides: {type(exc).__name__}") from None
     finally:
         db.dispose()
     print(f"{args.schedule}: {args.days} day(s) from now, times in {zone.key}")
@@ -216,9 +215,7 @@ def cmd_oncall_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """The postmortem draft from the database alone: no Slack needed."""
     import json
-    from pathlib import Path
 
-    from bot.db.engine import Database
     from bot.domain.incident import parse_human_id
     from bot.render import Renderer
     from bot.core.errors import BadInput
@@ -229,18 +226,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     number = parse_human_id(args.incident)
     if number is None:
         raise CliError(f"{args.incident!r} is not an incident id like INC-42")
-    db = Database(settings.database_url)
+    db = open_database(settings)
     try:
         document = build_document(db, config, number, similar=similar_to_incident)
     except BadInput as exc:
         raise CliError(str(exc)) from None
-    except Exception as exc:  # an unreachable or un-migrated database
-        raise CliError(f"DATABASE_URL: cannot read incidents: {type(exc).__name__}") from None
     finally:
         db.dispose()
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n" if args.format == "json" else render_markdown(Renderer(), document)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_output(args.output, text, "-o")
         print(f"sevbot: wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -264,9 +259,7 @@ def cmd_insights(args: argparse.Namespace) -> int:
     """The insights report from the database alone (no Slack needed), as Markdown or JSON, and the picture."""
     import json
     from datetime import datetime, timezone
-    from pathlib import Path
 
-    from bot.db.engine import Database
     from bot.insights.report import BadPeriod, build, parse_period
     from bot.insights.render import as_json, markdown
     from bot.people.snapshot import known_names
@@ -286,13 +279,11 @@ def cmd_insights(args: argparse.Namespace) -> int:
             raise CliError(f"--until: use a UTC date or time like 2026-12-01 or 2026-12-01T09:00 (got {args.until[:30]!r})") from None
         until = until.replace(tzinfo=timezone.utc) if until.tzinfo is None else until.astimezone(timezone.utc)
     settings, config = _load()
-    db = Database(settings.database_url)
+    db = open_database(settings)
     try:
         report = build(db, config, Timing(config, settings.sevbot_update_interval), until, days)
         with db.unit_of_work() as session:  # owners by their display name, from the snapshot the export keeps
             names = known_names(session, (f.owner for f in report.overdue_followups if f.owner))
-    except Exception as exc:  # an unreachable or un-migrated database
-        raise CliError(f"DATABASE_URL: cannot read incidents: {type(exc).__name__}") from None
     finally:
         db.dispose()
     text = json.dumps(as_json(report), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else markdown(report, names)
@@ -300,16 +291,10 @@ def cmd_insights(args: argparse.Namespace) -> int:
         from bot.insights.chart import render_png
         from bot.insights.render import chart_data
 
-        try:
-            Path(args.png).write_bytes(render_png(chart_data(report)))
-        except OSError as exc:
-            raise CliError(f"--png: cannot write {args.png}: {exc.strerror}") from None
+        write_output(args.png, render_png(chart_data(report)), "--png")
         print(f"sevbot: wrote {args.png}", file=sys.stderr)
     if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"-o: cannot write {args.output}: {exc.strerror}") from None
+        write_output(args.output, text, "-o")
         print(f"sevbot: wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -385,12 +370,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. The one place a failure becomes `sevbot: <one line>` and exit 2: a command's own `CliError`, or
+    a failure the user can fix wherever it happened (`explain`: a database that does not answer, a file that cannot
+    be written). Anything else is a bug, and its traceback shows."""
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except CliError as exc:
-        print(f"sevbot: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        print(f"sevbot: {message}", file=sys.stderr)
+        return 2
 

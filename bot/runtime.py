@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
@@ -26,6 +27,7 @@ from bot.core.delivery import Delivery
 from bot.core.deps import Deps
 from bot.core.outbox import Outbox
 from bot.db.engine import Database, Queued, unavailable
+from bot.db.errors import database_problem
 from bot.db.outage import OutageLog
 from bot.edge import Gate
 from bot.db.migrate import schema_state
@@ -57,7 +59,7 @@ from bot.scheduler.tick import Scheduler, TimerHandler
 from bot.scheduler.timing import Timing
 from bot.settings import Settings
 from bot.similar.notice import NOTICE_KIND, SimilarNotices
-from bot.slack.gateway import SlackGateway, build_client
+from bot.slack.gateway import SlackError, SlackGateway, build_client
 from bot.updates.cadence import reminder_due
 from commands.context import Context
 
@@ -77,11 +79,45 @@ def check_database(db: Database) -> None:
     try:
         state = schema_state(db.engine)
     except Exception as exc:  # unreachable server, bad credentials, unreadable file
-        raise StartupError(f"DATABASE_URL: cannot use the database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise StartupError(f"DATABASE_URL: {database_problem(exc, db.url)}") from None
     if problem := state.problem():
         raise StartupError(f"DATABASE_URL: {problem}")
     if warning := state.warning():  # a rolling upgrade: a newer release migrated first; its schema is additive
         log.warning("DATABASE_URL: %s", warning)
+
+
+# Slack's answers to auth.test that mean the token itself is wrong, not the network.
+_TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                            "not_allowed_token_type"})
+# The start-up check's own client logs nothing: slack_sdk's line per retry would bury the one line that says why.
+_QUIET = logging.getLogger("sevbot.startup.slack")
+_QUIET.setLevel(logging.CRITICAL)
+
+
+def check_slack(settings: Settings) -> None:
+    """Ask Slack who we are (auth.test) before anything else does: an unreachable Slack or a refused token stops
+    start-up with one line, instead of a traceback from deep inside Bolt's own token check."""
+    assert settings.slack_bot_token is not None
+    client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout,
+                          logger=_QUIET)
+    try:
+        SlackGateway(client).bot_user_id()
+    except SlackError as exc:
+        if exc.code in _TOKEN_REFUSED:
+            raise StartupError(f"SLACK_BOT_TOKEN: Slack refused the bot token ({exc.code})") from None
+        if exc.code.startswith("unreachable"):
+            raise StartupError(f"SLACK_API_URL: cannot reach Slack at {settings.slack_api_url}: {exc.reason or exc.code}") from None
+        # Something that is not Slack (a wrong URL) answers with a page, which slack_sdk quotes whole: the status says it.
+        answer = f"HTTP {exc.status}" if exc.status not in (None, 200) else " ".join(exc.code.split())[:100]
+        raise StartupError(f"SLACK_API_URL: Slack at {settings.slack_api_url} answered auth.test with {answer}") from None
+
+
+def listen(wsgi: Any, host: str, port: int, setting: str, *, threads: int, ident: str) -> BaseWSGIServer | MultiSocketServer:
+    """A waitress server bound to host:port; a busy or forbidden port is one line naming the setting."""
+    try:
+        return create_server(wsgi, host=host, port=port, threads=threads, ident=ident)
+    except OSError as exc:
+        raise StartupError(f"{setting}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def load_runbooks(directory: Path, config: IncidentConfig) -> RunbookRegistry:
@@ -304,6 +340,7 @@ class Runtime:
             raise StartupError(str(exc)) from None
         db = Database(settings.database_url)
         check_database(db)
+        check_slack(settings)
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout)
         timing = Timing(config, settings.sevbot_update_interval, settings.sevbot_ack_timeout)
         core = build_core(db, config, SlackGateway(client), clock or SystemClock(), timing, runbooks, owner=settings.replica_id)
@@ -325,11 +362,18 @@ class Runtime:
         def sweep() -> None:
             core.background_sweep()
             gate.forget_old()
-        server = create_server(wsgi, host=settings.sevbot_host, port=settings.sevbot_port, threads=16, ident="sevbot")
-        metrics_server = None
-        if metrics_app is not None and own_port:
-            metrics_server = create_server(metrics_only(metrics_app), host=settings.sevbot_host, port=settings.sevbot_metrics_port,
-                                           threads=2, ident="sevbot-metrics")
+        server = metrics_server = None
+        try:
+            server = listen(wsgi, settings.sevbot_host, settings.sevbot_port, "SEVBOT_PORT", threads=16, ident="sevbot")
+            if metrics_app is not None and settings.sevbot_metrics_port is not None:
+                metrics_server = listen(metrics_only(metrics_app), settings.sevbot_host, settings.sevbot_metrics_port,
+                                        "SEVBOT_METRICS_PORT", threads=2, ident="sevbot-metrics")
+        except StartupError:
+            if server is not None:
+                server.close()
+            core.shutdown()
+            db.dispose()
+            raise
         scheduler = BackgroundScheduler(timezone="UTC")
         # Finish any declare that Slack or a crash interrupted; also runs once right at start.
         scheduler.add_job(lambda: outages.guard("the sweep", sweep), "interval", seconds=sweep_seconds, id="provision-sweep",

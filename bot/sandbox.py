@@ -121,7 +121,10 @@ class Sandbox:
         workspace = Workspace(clock=clock.time).seed_default()
         for user, zone in SANDBOX_USER_ZONES.items():
             workspace.users[user].tz = zone
-        sim = SlackSimulator(workspace, bot_token=SANDBOX_TOKEN, port=sim_port).start()
+        try:
+            sim = SlackSimulator(workspace, bot_token=SANDBOX_TOKEN, port=sim_port).start()
+        except OSError as exc:
+            raise StartupError(f"--sim-port {sim_port}: cannot run the Slack simulator there ({exc.strerror or exc})") from None
         settings = settings.model_copy(update={
             "slack_bot_token": load_settings(slack_bot_token=SANDBOX_TOKEN).slack_bot_token,
             "slack_signing_secret": load_settings(slack_signing_secret=signing_secret).slack_signing_secret,

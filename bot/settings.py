@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///sevbot.db"
@@ -83,6 +85,10 @@ class Settings(BaseSettings):
         if value.startswith("postgresql:"):
             # psycopg 3 is the driver we ship; SQLAlchemy's bare postgresql:// means psycopg2.
             value = "postgresql+psycopg:" + value[len("postgresql:"):]
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):  # e.g. a port that is not a number; the URL may hold a password: not shown
+            raise ValueError("is not a URL SQLAlchemy can read (user:password@host:port/database)") from None
         return value
 
     @field_validator("sevbot_config")

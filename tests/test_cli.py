@@ -169,3 +169,131 @@ def test_socket_mode_serves_a_declare_over_the_websocket(tmp_path: Path, simulat
     assert process.returncode == 0, log_path.read_text()[-2000:]
     assert simulator.app_token not in log_path.read_text()
     assert simulator.violations == []
+
+
+# ---- failures the user can fix: one line on stderr, exit 2, no traceback, no secret ---------------------------------
+
+PASSWORD = "hunter2-not-a-real-one"
+ONCALL_POLICY = """\
+default_severity = "sev2"
+[schedules.primary]
+time_zone = "UTC"
+[[schedules.primary.layers]]
+name = "everyone"
+users = ["U0LEE"]
+rotation = "daily"
+handoff = "00:00"
+start = 2026-01-01
+"""
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    """Exit 2, exactly one line on stderr that names the problem, no traceback and no password anywhere."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("sevbot: "), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and PASSWORD not in result.stderr + result.stdout
+    for words in expected:
+        assert words in result.stderr, result.stderr
+
+
+def _refused_postgres() -> str:
+    return f"postgresql://sevbot:{PASSWORD}@127.0.0.1:{_free_port()}/sevbot"
+
+
+@pytest.mark.parametrize("command", [
+    ["migrate"], ["serve"], ["insights"], ["export", "INC-1"], ["oncall", "show", "primary"], ["sandbox", "--web-port", "0"],
+])
+def test_every_database_command_says_in_one_line_that_the_database_refused(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "policy.toml").write_text(ONCALL_POLICY)
+    url = _refused_postgres()
+    extra = {"SEVBOT_CONFIG": "policy.toml"} if command[0] == "oncall" else {}
+    result = _run(tmp_path, *command, *(["--sim-port", str(_free_port())] if command[0] == "sandbox" else []),
+                  DATABASE_URL=url, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, **extra)
+    shown = url.replace(PASSWORD, "***").replace("postgresql:", "postgresql+psycopg:")
+    _one_line_error(result, f"sevbot: DATABASE_URL: cannot use {shown}: ", "Connection refused")
+
+
+def test_migrate_names_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tests.dbs import PG_ADMIN_URL, postgres_unavailable
+
+    if reason := postgres_unavailable():
+        pytest.skip(reason)
+    url = make_url(PG_ADMIN_URL).set(password=PASSWORD, database="sevbot_no_such_database").render_as_string(hide_password=False)
+    result = _run(tmp_path, "migrate", DATABASE_URL=url)
+    assert result.returncode == 2 and "sevbot_no_such_database" in result.stderr
+    if "password authentication failed" not in result.stderr:  # a server that trusts local users checks the name first
+        _one_line_error(result, 'database "sevbot_no_such_database" does not exist')
+    _one_line_error(result, "sevbot: DATABASE_URL: cannot use ")
+
+
+def test_migrate_names_a_host_that_does_not_resolve(tmp_path: Path) -> None:
+    result = _run(tmp_path, "migrate", DATABASE_URL=f"postgresql://sevbot:{PASSWORD}@no-such-host.invalid/sevbot")
+    _one_line_error(result, "sevbot: DATABASE_URL: cannot use postgresql+psycopg://sevbot:***@no-such-host.invalid/sevbot: ",
+                    "no-such-host.invalid")
+
+
+def test_a_sqlite_file_whose_folder_cannot_exist_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    url = f"sqlite:///{tmp_path / 'a-file' / 'sub' / 'sevbot.db'}"
+    _one_line_error(_run(tmp_path, "migrate", DATABASE_URL=url),
+                    f"sevbot: DATABASE_URL: cannot make the folder {tmp_path / 'a-file' / 'sub'} for the SQLite file: ")
+    _one_line_error(_run(tmp_path, "insights", DATABASE_URL=url), f"sevbot: DATABASE_URL: cannot use {url}: unable to open")
+
+
+def test_a_database_url_that_is_no_url_is_one_line_without_its_password(tmp_path: Path) -> None:
+    result = _run(tmp_path, "migrate", DATABASE_URL=f"postgresql://sevbot:{PASSWORD}@db:not-a-port/sevbot")
+    _one_line_error(result, "sevbot: DATABASE_URL: is not a URL")
+
+
+@pytest.mark.parametrize(("api_url", "expected"), [
+    ("refused", "Connection refused"),
+    ("http://no-such-host.invalid/api/", "sevbot: SLACK_API_URL: cannot reach Slack at http://no-such-host.invalid/api/: "),
+])
+def test_serve_says_in_one_line_that_slack_cannot_be_reached(tmp_path: Path, api_url: str, expected: str) -> None:
+    assert _run(tmp_path, "migrate").returncode == 0
+    if api_url == "refused":
+        api_url = f"http://127.0.0.1:{_free_port()}/api/"
+        expected = f"sevbot: SLACK_API_URL: cannot reach Slack at {api_url}: Connection refused"
+    result = _run(tmp_path, "serve", SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=api_url,
+                  SEVBOT_PORT=str(_free_port()))
+    _one_line_error(result, expected)
+    assert BOT_TOKEN not in result.stderr
+
+
+def test_serve_says_in_one_line_that_slack_refused_the_token(tmp_path: Path, simulator: SlackSimulator) -> None:
+    assert _run(tmp_path, "migrate").returncode == 0
+    wrong = "xoxb-0-a-token-slack-does-not-know"
+    result = _run(tmp_path, "serve", SLACK_BOT_TOKEN=wrong, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=simulator.api_url,
+                  SEVBOT_PORT=str(_free_port()))
+    _one_line_error(result)
+    assert result.stderr == "sevbot: SLACK_BOT_TOKEN: Slack refused the bot token (invalid_auth)\n"
+    assert [c.method for c in simulator.calls] == ["auth.test"], "nothing else was tried with a refused token"
+
+
+def test_serve_on_a_busy_port_is_one_line(tmp_path: Path, simulator: SlackSimulator) -> None:
+    import socket
+
+    assert _run(tmp_path, "migrate").returncode == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run(tmp_path, "serve", SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                      SLACK_API_URL=simulator.api_url, SEVBOT_PORT=str(port), SEVBOT_LOG_FORMAT="json")
+    # serve logs as it starts (json lines here); the error is the one line that is not a log record.
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert errors == [f"sevbot: SEVBOT_PORT: cannot listen on 127.0.0.1:{port}: Address already in use"], result.stderr[-2000:]
+
+
+def test_sandbox_on_a_busy_simulator_port_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run(tmp_path, "sandbox", "--sim-port", str(port), "--web-port", "0")
+    _one_line_error(result, f"sevbot: --sim-port {port}: cannot run the Slack simulator there (Address already in use)")

@@ -227,7 +227,7 @@ def test_cli_bad_options_are_one_line(tmp_path: Path, args: list[str], expected:
 def test_cli_on_an_unmigrated_database_is_one_line(tmp_path: Path) -> None:
     done = _cli(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}")
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr == "sevbot: DATABASE_URL: cannot read incidents: OperationalError\n"
+    assert done.stderr == "sevbot: DATABASE_URL: the database is not migrated: run `sevbot migrate` first\n"
 
 
 # ---- /incident insights over signed HTTP ------------------------------------------------------------------------

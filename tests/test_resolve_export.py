@@ -250,9 +250,11 @@ def test_cli_export_formats_and_errors(tmp_path: Path) -> None:
     out = tmp_path / "inc1.json"
     js = subprocess.run([*SEVBOT, "export", "inc-1", "--format", "json", "-o", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert js.returncode == 0 and json.loads(out.read_text())["incident"]["id"] == "INC-1"
-    for bad, message in (("INC-99", "There is no incident INC-99"), ("42", "is not an incident id")):
-        result = subprocess.run([*SEVBOT, "export", bad], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+    for args, message in ((["INC-99"], "There is no incident INC-99"), (["42"], "is not an incident id"),
+                          (["INC-1", "-o", str(tmp_path / "no-such-folder" / "inc1.md")],
+                           f"sevbot: -o: cannot write {tmp_path / 'no-such-folder' / 'inc1.md'}: No such file or directory")):
+        result = subprocess.run([*SEVBOT, "export", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr[-2000:]
 
 
 def _snapshot(bot: Bot) -> dict[str, str]:

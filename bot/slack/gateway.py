@@ -44,12 +44,14 @@ PER_USER_INVITE_ERRORS = frozenset(
 class SlackError(Exception):
     """A Web API call failed after retries; `code` is Slack's error string (or `http_<status>`)."""
 
-    def __init__(self, method: str, code: str, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, method: str, code: str, status: int | None = None, retry_after: float | None = None,
+                 reason: str | None = None) -> None:
         super().__init__(f"{method}: {code}")
         self.method = method
         self.code = code
         self.status = status  # the HTTP status, when Slack answered at all
         self.retry_after = retry_after  # seconds Slack asked us to wait (a 429), when it said
+        self.reason = reason  # why Slack could not be reached, in words (`Connection refused`), for a person to read
 
     @property
     def rate_limited(self) -> bool:
@@ -124,7 +126,17 @@ class _CountedRateLimitRetry(RateLimitErrorRetryHandler):
         return retry
 
 
-def build_client(token: str, base_url: str, *, timeout: float = 10, retries: int = RETRIES, backoff: float = 0.25) -> WebClient:
+def _unreachable_reason(exc: BaseException) -> str:
+    """`Connection refused`, `Name or service not known`, `timed out`: the socket's words, not the wrapper's."""
+    reason = getattr(exc, "reason", None)
+    cause = reason if isinstance(reason, BaseException) else exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return str(cause) or type(cause).__name__
+
+
+def build_client(token: str, base_url: str, *, timeout: float = 10, retries: int = RETRIES, backoff: float = 0.25,
+                 logger: logging.Logger | None = None) -> WebClient:
     """A WebClient that retries what Slack asks us to retry (slack_sdk enables only connection retries by default),
     never a post blindly, and keeps its connections to Slack open between calls (see bot/slack/keepalive.py)."""
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
@@ -137,7 +149,7 @@ def build_client(token: str, base_url: str, *, timeout: float = 10, retries: int
         _CountedRateLimitRetry(max_retry_count=retries),
         _IdempotentServerErrorRetry(max_retry_count=retries, interval_calculator=interval),
     ]
-    return KeepAliveWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
+    return KeepAliveWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers, logger=logger)
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -190,7 +202,7 @@ class SlackGateway:
         except (SlackRequestError, URLError, TimeoutError, ConnectionError, RemoteDisconnected) as exc:
             timed_out = isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
             metrics.slack_call(method, "timeout" if timed_out else "unreachable", time.perf_counter() - started)
-            raise SlackError(method, f"unreachable: {type(exc).__name__}") from None
+            raise SlackError(method, f"unreachable: {type(exc).__name__}", reason=_unreachable_reason(exc)) from None
         metrics.slack_call(method, "ok", time.perf_counter() - started)
         return dict(response.data) if isinstance(response.data, dict) else {}
 
