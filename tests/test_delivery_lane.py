@@ -68,3 +68,29 @@ def test_a_page_goes_out_while_a_delivery_pass_is_stuck_on_slow_effects(tmp_path
         delivery.shutdown()
         background.shutdown()
     assert len(_done(db, list(stuck))) == 3 and len(paged) == 1
+
+
+def test_marking_an_effect_done_never_waits_behind_requests(tmp_path: Path, monkeypatch: Any) -> None:
+    """Between Slack carrying out an effect and the outbox marking it done, a crash repeats it: that step must not
+    step aside for requests in flight (its claim, background work like any other, may)."""
+    from bot.priority import REQUESTS_FIRST
+
+    db = Database(f"sqlite:///{tmp_path / 'mark.db'}")
+    Base.metadata.create_all(db.engine)
+    clock = SystemClock()
+    outbox = Outbox(db, SlackGateway(WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/")), clock)
+    steps: list[tuple[str, bool]] = []
+    step_aside = REQUESTS_FIRST.step_aside
+
+    def recorded() -> None:
+        steps.append(("step", REQUESTS_FIRST.exempt()))
+        step_aside()
+    monkeypatch.setattr(REQUESTS_FIRST, "step_aside", recorded)
+    outbox.register("reply", lambda _gateway, _payload: steps.append(("slack", False)) or {})
+    with db.unit_of_work(deliver=False) as session:
+        item_id = enqueue(session, clock, kind="reply", payload={})
+    steps.clear()
+    assert item_id is not None and outbox.deliver(item_id)
+    slack_at = steps.index(("slack", False))
+    assert steps[:slack_at] and not any(exempt for _, exempt in steps[:slack_at]), "the claim steps aside as usual"
+    assert steps[slack_at + 1:] == [("step", True)], "one step after Slack: the mark, exempt"

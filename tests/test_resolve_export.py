@@ -335,7 +335,8 @@ def test_export_fills_missing_names_and_never_fails_when_slack_cannot_answer(bot
     channel = _incident_with_everyone(bot, clock)
     _say(bot, "U0L1", channel, "followup Check the webhook <@U0NOBODY>")  # an id Slack has never heard of
     bot.settled()
-    wait_for(lambda: "U0EXEC" in _snapshot(bot), what="names taken")
+    # Every name taken before two are forgotten: a late one would land after the delete (or be missing below).
+    wait_for(lambda: {"U0L1", "U0L2", "U0EXEC"} <= set(_snapshot(bot)), what="names taken")
     with bot.runtime.deps.db.unit_of_work() as session:
         session.execute(delete(PersonName).where(PersonName.user_id.in_(["U0L2", "U0EXEC"])))
     bot.runtime.core.gateway._user_cache.clear()  # a fresh process: nothing remembered in memory either
