@@ -99,58 +99,55 @@ def test_first_in_line_is_reentrant_and_times_out() -> None:
     assert others == [False, True], "free again once released as often as taken"
 
 
-def test_a_request_waiting_for_the_writer_goes_before_background_work_that_queued_earlier() -> None:
-    gate = RequestsFirst()
-    lock = FirstInLine(gate, patience_s=30.0)
-    assert lock.acquire(1.0)
-    order: list[str] = []
+class _Writers:
+    """Threads taking turns at one FirstInLine (held by the test until it lets go), noting the order they got it."""
 
-    def wait_turn(name: str, urgent: bool) -> None:
-        with (gate.urgent() if urgent else nullcontext()):
-            assert lock.acquire(5.0)
-        order.append(name)
-        lock.release()
+    def __init__(self, patience_s: float) -> None:
+        self.gate = RequestsFirst()
+        self.lock = FirstInLine(self.gate, patience_s=patience_s)
+        assert self.lock.acquire(1.0)
+        self.order: list[str] = []
+        self.threads: list[threading.Thread] = []
 
-    background = [threading.Thread(target=wait_turn, args=(f"background {n}", False)) for n in range(3)]
-    for thread in background:
+    def queue(self, name: str, *, urgent: bool) -> None:
+        def take_turn() -> None:
+            with (self.gate.urgent() if urgent else nullcontext()):
+                assert self.lock.acquire(5.0)
+            self.order.append(name)
+            self.lock.release()
+        thread = threading.Thread(target=take_turn)
         thread.start()
+        self.threads.append(thread)
+
+    def until_in_first_line(self, count: int) -> None:
+        deadline = time.monotonic() + 5
+        while self.lock._first_waiting < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.lock._first_waiting == count
+
+    def let_go(self) -> list[str]:
+        self.lock.release()
+        for thread in self.threads:
+            thread.join(5)
+        return self.order
+
+
+def test_a_request_waiting_for_the_writer_goes_before_background_work_that_queued_earlier() -> None:
+    writers = _Writers(patience_s=30.0)
+    for n in range(3):
+        writers.queue(f"background {n}", urgent=False)
     time.sleep(0.2)  # all three are queued
-    page = threading.Thread(target=wait_turn, args=("page", True))
-    page.start()
-    deadline = time.monotonic() + 5
-    while lock._first_waiting == 0 and time.monotonic() < deadline:  # the page is in the queue too
-        time.sleep(0.01)
-    lock.release()
-    for thread in [*background, page]:
-        thread.join(5)
+    writers.queue("page", urgent=True)
+    writers.until_in_first_line(1)
+    order = writers.let_go()
     assert order[0] == "page" and sorted(order[1:]) == ["background 0", "background 1", "background 2"]
 
 
 def test_background_work_waits_behind_requests_only_so_long_then_queues_with_them() -> None:
-    gate = RequestsFirst()
-    lock = FirstInLine(gate, patience_s=0.2)
-    assert lock.acquire(1.0)
-    order: list[str] = []
-
-    def wait_turn(name: str, urgent: bool) -> None:
-        with (gate.urgent() if urgent else nullcontext()):
-            assert lock.acquire(5.0)
-        order.append(name)
-        lock.release()
-
-    def in_line(count: int) -> None:
-        deadline = time.monotonic() + 5
-        while lock._first_waiting < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert lock._first_waiting == count
-
-    background = threading.Thread(target=wait_turn, args=("background", False))
-    background.start()
-    in_line(1)  # its patience ran out: it queues with requests now
-    request = threading.Thread(target=wait_turn, args=("request", True))
-    request.start()
-    in_line(2)
-    lock.release()
-    background.join(5)
-    request.join(5)
+    writers = _Writers(patience_s=0.2)
+    writers.queue("background", urgent=False)
+    writers.until_in_first_line(1)  # its patience ran out: it queues with requests now
+    writers.queue("request", urgent=True)
+    writers.until_in_first_line(2)
+    order = writers.let_go()
     assert order == ["background", "request"], "in the order they came, once the background waiter's patience ran out"
