@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import NoReturn
 
 from bot import logs
 from bot.command_line import (CliError, explain, load_settings_and_config as _load, open_database, prepare_sqlite_dir as _prepare_sqlite_dir,
@@ -301,8 +302,16 @@ def cmd_insights(args: argparse.Namespace) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Wrong usage answers like every other CLI failure: one line on stderr, exit 2 (argparse would print the usage
+    block first). Subcommands' parsers are made of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see: {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="sevbot", description="A Slack incident bot.")
+    root = _OneLineParser(prog="sevbot", description="A Slack incident bot.")
     sub = root.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the bot (HTTP on SEVBOT_HOST:SEVBOT_PORT; Socket Mode when SLACK_APP_TOKEN is set)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

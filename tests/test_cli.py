@@ -297,3 +297,19 @@ def test_sandbox_on_a_busy_simulator_port_is_one_line(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         result = _run(tmp_path, "sandbox", "--sim-port", str(port), "--web-port", "0")
     _one_line_error(result, f"sevbot: --sim-port {port}: cannot run the Slack simulator there (Address already in use)")
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["serve", "--log-level", "LOUD"], "--log-level"),
+    (["nosuch"], "nosuch"),
+    (["insights", "--since"], "--since"),
+])
+def test_wrong_usage_is_one_line_and_exit_2(argv: list[str], names: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert len(err.splitlines()) == 1 and names in err and "--help" in err, err
+    assert "usage:" not in err
