@@ -41,8 +41,8 @@ def note_urgent(session: Session, item_id: int) -> None:
     session.info.setdefault(URGENT_QUEUED, []).append(item_id)
 
 
-def _queued(info: dict[Any, Any]) -> Queued:
-    return Queued(frozenset(info.get(QUEUED_FOR, ())), tuple(info.get(URGENT_QUEUED, ())))
+def _queued(session: Session) -> Queued:
+    return Queued(frozenset(session.info.get(QUEUED_FOR, ())), tuple(session.info.get(URGENT_QUEUED, ())))
 
 
 def queued_in(session: Session) -> bool:
@@ -147,16 +147,14 @@ class Database:
         """One transaction. `deliver=False` is for a caller that starts one delivery pass itself after several
         (the scheduler tick), instead of one per commit."""
         REQUESTS_FIRST.step_aside()
-        info: dict[Any, Any] = {}
         if self._write_lock is None:
             with self._session() as session:
-                info = session.info
                 yield session
+                queued = _queued(session)
         else:
             with self._writer(), self._session() as session:
-                info = session.info
                 yield session
-        queued = _queued(info)
+                queued = _queued(session)
         # Committed (an exception would have skipped this): deliver outside the SQLite write lock.
         if queued.incidents and deliver and self.after_commit is not None:
             self.after_commit(queued)
