@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.db.models import OutboxItem, Page
+from bot.slack_sim.clock import OffsetClock
 from bot.slack_sim.state import BOT_SCOPES, Message
 from tests.alerts_harness import alerts_config, am_payload, post_alert
 from tests.harness import Bot, FakeClock, paging_config, running_bot, wait_for
@@ -165,3 +166,32 @@ def test_a_dm_retry_looks_only_as_far_back_as_the_item(sqlite_bot: Bot) -> None:
     looks = [c for c in bot.sim.calls_to("conversations.history") if str(c.args.get("channel", "")).startswith("D")]
     assert looks and all(float(c.args["oldest"]) <= (created - timedelta(seconds=59)).timestamp() for c in looks)
     assert all(float(c.args["oldest"]) >= (created - timedelta(seconds=61)).timestamp() for c in looks)
+
+
+# -- a reply in a thread ----------------------------------------------------------------------------------------
+
+def test_an_alert_pages_could_not_page_warning_is_posted_once_in_its_thread_across_a_retry(tmp_path: Path) -> None:
+    """Nobody acknowledged an alert page, and Slack refuses the DM to tier 2: the bot warns in the alert's thread. The
+    process dies before the item is marked done: the retry looks in that thread (conversations.replies; a channel's
+    history leaves replies out), finds its warning, and posts no second one."""
+    clock = OffsetClock()  # the bot's and Slack's: a look reads the thread from the item's creation on
+    with running_bot(f"sqlite:///{tmp_path / 'thread.db'}", alerts_config(), clock=clock) as bot:
+        bot.sim.workspace.clock = clock.time
+        bot.sim.inject("chat.postMessage", error="cannot_dm_bot", times=2, when=lambda args: args.get("channel") == "U0L2"
+                       and "(tier 2)" in str(args.get("text", "")) + str(args.get("blocks", "")))
+        assert post_alert(bot.runtime.url, "am", am_payload()).status == 200
+        bot.settled()
+        clock.advance(5 * 60 + 1)
+        bot.runtime.core.scheduler.tick()
+        bot.settled()
+
+        def warnings() -> list[Message]:
+            return [m for m in bot.sim.workspace.messages("C0ALERTS") if m.text.startswith(":warning: Could not page")]
+        [warning] = warnings()
+        assert warning.thread_ts is not None and warning.thread_ts != warning.ts and "<@U0L2>" in warning.text
+        assert _as_if_killed(bot, "alert_page_dm") == 2  # tier 1's item and tier 2's
+        bot.runtime.core.outbox.drain()
+        assert warnings() == [warning]
+        looks = [c for c in bot.sim.calls_to("conversations.replies") if c.ok]
+        assert looks and all(c.args.get("ts") == warning.thread_ts and c.args.get("channel") == "C0ALERTS" for c in looks)
+        assert len(_dms(bot, "U0L1", "You are paged for an alert")) == 1

@@ -123,7 +123,8 @@ class AlertSlack:
         if acked_meanwhile:
             self.update_dms({"group_id": group_id, "page_id": page_id})
         if failed and view.channel_id:
-            self.gateway.post_message(view.channel_id, ":warning: Could not page " + ", ".join(
+            # Once per step, in the alert's thread: a retry finds the warning it already posted there.
+            post_for_item(self.gateway, payload, view.channel_id, ":warning: Could not page " + ", ".join(
                 f"{mention(p)} ({code})" for p, code in failed) + ": page them another way.", thread_ts=_thread(view))
         return {"delivered": [dm[0] for dm in sent], "failed": failed}
 

@@ -286,7 +286,7 @@ class SlackGateway:
                 if metadata is None or not carried_out_maybe(exc) or attempt == RETRIES:
                     raise
                 log.info("chat.postMessage to %s: %s; looking for the post before trying again", channel, exc.code)
-                landed = self.locate_posted(channel, metadata, since=first_try - CLOCK_SKEW)
+                landed = self.locate_posted(channel, metadata, since=first_try - CLOCK_SKEW, thread_ts=thread_ts)
                 if landed is not None:
                     return landed
         raise AssertionError("unreachable")  # the loop returns or raises
@@ -301,7 +301,7 @@ class SlackGateway:
         """`post` for work that may be a retry of one that died after Slack took the message (a SIGKILL before the
         ts was stored): with `look`, first find the post by its metadata and adopt it. (conversation id, ts, adopted)."""
         if look:
-            landed = self.locate_posted(channel, metadata, since=since)
+            landed = self.locate_posted(channel, metadata, since=since, thread_ts=thread_ts)
             if landed is not None:
                 return landed[0], landed[1], True
         posted_in, ts = self.post(channel, text, blocks, thread_ts, metadata)
@@ -416,16 +416,21 @@ class SlackGateway:
         return dict(messages[0]) if messages else None
 
     def find_by_metadata(self, channel_id: str, event_type: str, key: str, value: Any, *, look_back: int = 100,
-                         since: float | None = None) -> str | None:
+                         since: float | None = None, thread_ts: str | None = None) -> str | None:
         """The ts of a message we posted carrying this metadata: how a retried post learns it already landed.
 
         With `since` (a Unix time the post can't be older than), every message since then is read, page by page, so
-        a busy channel can't push the post out of view; without it, the `look_back` newest."""
+        a busy channel can't push the post out of view; without it, the `look_back` newest. With `thread_ts`, the
+        look is in that thread (conversations.replies): a channel's history leaves thread replies out."""
         args: dict[str, Any] = {"channel": channel_id, "include_all_metadata": True, "limit": look_back}
         if since is not None:
             args.update(oldest=f"{since:.6f}", limit=200)
+        method = "conversations.history"
+        if thread_ts:
+            method = "conversations.replies"
+            args["ts"] = thread_ts
         for _page in range(HISTORY_PAGES):
-            data = self._call("conversations.history", **args)
+            data = self._call(method, **args)
             for message in data.get("messages", []):
                 metadata = message.get("metadata") or {}
                 if metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get(key) == value:
@@ -436,19 +441,21 @@ class SlackGateway:
             args["cursor"] = cursor
         return None
 
-    def locate_posted(self, target: str, metadata: dict[str, Any], since: float | None = None) -> tuple[str, str] | None:
+    def locate_posted(self, target: str, metadata: dict[str, Any], since: float | None = None,
+                      thread_ts: str | None = None) -> tuple[str, str] | None:
         """(conversation id, ts) of our recent post carrying exactly this metadata, or None: not there, or Slack says
         we may not look (a private channel without groups:history, a DM without im:history: better a rare repeat than
         a lost message; said once in the log). `target` may be a person's user id, as for `post`: the look is then in
         the DM with them (conversations.open gives its id). When the look goes unanswered or is rate-limited, that
-        SlackError is raised: posting blind then could make the twin we look for."""
+        SlackError is raised: posting blind then could make the twin we look for. A reply in a thread (`thread_ts`)
+        is looked for in that thread."""
         payload = metadata.get("event_payload") or {}
         if not payload:
             return None
         key, value = next(iter(payload.items()))
         try:
             channel = self.open_dm(target) if is_person(target) else target
-            ts = self.find_by_metadata(channel, str(metadata["event_type"]), key, value, since=since)
+            ts = self.find_by_metadata(channel, str(metadata["event_type"]), key, value, since=since, thread_ts=thread_ts)
         except SlackError as exc:
             if carried_out_maybe(exc) or exc.rate_limited:
                 raise

@@ -225,12 +225,37 @@ def conversations_info(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
 
 @method("conversations.history")
 def conversations_history(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
-    """Newest first, bounded by `latest`/`oldest` (exclusive unless `inclusive`), as Slack pages it."""
+    """Newest first, bounded by `latest`/`oldest` (exclusive unless `inclusive`), as Slack pages it; thread replies
+    are not in a channel's history (conversations.replies reads them)."""
+    ch = _readable(ctx, args)
+    within = _window(args)
+    found = [m for m in reversed(ctx.ws.messages(ch.id)) if m.thread_ts in (None, m.ts) and within(float(m.ts))]
+    return _message_page(found, args)
+
+
+@method("conversations.replies")
+def conversations_replies(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """A thread: its parent first, then the replies oldest first, bounded as history is."""
+    ch = _readable(ctx, args)
+    parent = ctx.ws.find_message(ch.id, str(args.get("ts") or ""))
+    if parent is None:
+        raise SlackError("thread_not_found")
+    within = _window(args)
+    replies = [m for m in ctx.ws.messages(ch.id) if m.thread_ts == parent.ts and m.ts != parent.ts and within(float(m.ts))]
+    return _message_page([parent, *replies], args)
+
+
+def _readable(ctx: Ctx, args: dict[str, Any]) -> Channel:
     with ctx.ws.lock:
         ch = channel_or_fail(ctx.ws, args.get("channel"))
         require_scope(ctx, history_scope(ch))
         if ctx.user_id not in ch.members:
             raise SlackError("not_in_channel")
+    return ch
+
+
+def _window(args: dict[str, Any]) -> Callable[[float], bool]:
+    """`latest`/`oldest` bounds, exclusive unless `inclusive`."""
     inclusive = bool_arg(args.get("inclusive"))
     latest = float(args["latest"]) if args.get("latest") else None
     oldest = float(args["oldest"]) if args.get("oldest") else None
@@ -241,8 +266,10 @@ def conversations_history(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
             return False
         return True
+    return within
 
-    found = [m for m in reversed(ctx.ws.messages(ch.id)) if m.thread_ts in (None, m.ts) and within(float(m.ts))]
+
+def _message_page(found: list[Message], args: dict[str, Any]) -> dict[str, Any]:
     page, cursor = paginate(found, args)
     # As Slack does: a message's metadata comes back only when asked for.
     with_metadata = bool_arg(args.get("include_all_metadata"))

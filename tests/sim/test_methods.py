@@ -128,6 +128,22 @@ def test_dm_ephemeral_users_groups(sim: SlackSimulator, client: WebClient) -> No
     assert err(client.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
 
 
+def test_a_thread_is_read_with_conversations_replies_not_history(sim: SlackSimulator, client: WebClient) -> None:
+    """As Slack does: a reply in a thread is not in the channel's history; conversations.replies gives the parent
+    first, then the replies oldest first, with their metadata only when asked for; an unknown ts is thread_not_found."""
+    parent = client.chat_postMessage(channel="C0STAKE", text="an alert")["ts"]
+    metadata = {"event_type": "sevbot_outbox", "event_payload": {"outbox_id": 9}}
+    first = client.chat_postMessage(channel="C0STAKE", text="could not page", thread_ts=parent, metadata=metadata)["ts"]
+    second = client.chat_postMessage(channel="C0STAKE", text="later", thread_ts=parent)["ts"]
+    assert [m["ts"] for m in client.conversations_history(channel="C0STAKE")["messages"]] == [parent]
+    thread = client.conversations_replies(channel="C0STAKE", ts=parent, include_all_metadata=True)["messages"]
+    assert [m["ts"] for m in thread] == [parent, first, second] and thread[1]["metadata"] == metadata
+    assert all("metadata" not in m for m in client.conversations_replies(channel="C0STAKE", ts=parent)["messages"])
+    later = client.conversations_replies(channel="C0STAKE", ts=parent, oldest=first)["messages"]
+    assert second in [m["ts"] for m in later] and first not in [m["ts"] for m in later], "oldest is exclusive"
+    assert err(client.conversations_replies, channel="C0STAKE", ts="1.000001") == "thread_not_found"
+
+
 def test_a_dms_history_needs_im_history_and_keeps_metadata(sim: SlackSimulator, client: WebClient) -> None:
     """As Slack does: a message posted to a user id lands in the DM, keeps its metadata, and shows it in the DM's
     history when asked for; reading that history takes im:history (a public channel's, channels:history)."""
