@@ -5,6 +5,7 @@ Over signed HTTP against the simulator, which checks that reading a DM's history
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,48 @@ def test_an_alert_pages_could_not_page_warning_is_posted_once_in_its_thread_acro
         looks = [c for c in bot.sim.calls_to("conversations.replies") if c.ok]
         assert looks and all(c.args.get("ts") == warning.thread_ts and c.args.get("channel") == "C0ALERTS" for c in looks)
         assert len(_dms(bot, "U0L1", "You are paged for an alert")) == 1
+
+
+# -- a private answer (response_url) ------------------------------------------------------------------------------
+
+def _open_replies(bot: Bot) -> list[Any]:
+    return [c for c in bot.sim.calls_to("response_url") if "is open in" in str(c.args.get("text"))]
+
+
+def test_a_private_answer_whose_connection_dropped_after_slack_took_it_is_not_sent_again(sqlite_bot: Bot) -> None:
+    """Slack showed the declarer "INC-1 is open in …" and the connection dropped before its answer. A private answer
+    cannot be looked for, so it is not sent again: not by slack_sdk's connection retry, not as a DM."""
+    bot = sqlite_bot
+    bot.sim.inject("response_url", drop=True, when=lambda body: "is open in" in str(body.get("text")))
+    _declare(bot, "declare sev2 Search is slow")
+    [reply] = _open_replies(bot)
+    assert reply.ok and len(bot.sim.workspace.response_posts) == 1
+    assert _dms(bot, "U0L1", "is open in") == []
+    assert _results(bot, "respond") == [{"via": "response_url"}]
+
+
+def test_a_private_answer_slack_refused_goes_as_a_dm_once(sqlite_bot: Bot) -> None:
+    """Slack refused the response_url (used up or expired: nothing shown), so the declarer hears it in a DM, once."""
+    bot = sqlite_bot
+    bot.sim.inject("response_url", http_status=404, when=lambda body: "is open in" in str(body.get("text")))
+    _declare(bot, "declare sev2 Search is slow")
+    assert [c.ok for c in _open_replies(bot)] == [False]
+    assert len(_dms(bot, "U0L1", "is open in")) == 1
+    assert [r.get("via") for r in _results(bot, "respond")] == ["dm"]
+
+
+def test_the_declarers_dm_about_a_failed_step_answered_late_is_sent_once(tmp_path: Path) -> None:
+    """Slack would not set the topic, the declare's response_url is refused, and the DM saying so is answered after the
+    client gave up: the bot looks in the DM, finds it, and sends no second one."""
+    with running_bot(f"sqlite:///{tmp_path / 'notice.db'}", paging_config(), clock=FakeClock(), slack_timeout=1.0) as bot:
+        bot.sim.inject("conversations.setTopic", error="too_long")
+        bot.sim.inject("response_url", http_status=404, when=lambda body: "would not let sevbot" in str(body.get("text")))
+        bot.sim.inject("chat.postMessage", answer_delay=1.6,
+                       when=lambda args: args.get("channel") == "U0L1" and "would not let sevbot" in str(args.get("text")))
+        bot.slack.slash_command("U0L1", "declare sev2 Search is slow")
+        wait_for(lambda: len(_dms(bot, "U0L1", "would not let sevbot")) >= 1, what="the DM about the failed step")
+        bot.settled()
+        time.sleep(1.0)  # the late answer, the look and any second post
+        assert len(_dms(bot, "U0L1", "would not let sevbot")) == 1
+        looks = [c for c in bot.sim.calls_to("conversations.history") if str(c.args.get("channel", "")).startswith("D")]
+        assert looks, "the late answer made the bot look in the DM"

@@ -61,6 +61,8 @@ LEASE = timedelta(seconds=15)
 RENEW_EVERY = 5.0
 # Message metadata on the card and the announcement, so a later run can find what an interrupted one posted.
 PROVISION_METADATA = "sevbot_provision"
+# A DM telling the declarer what went wrong, when their response_url is refused (looked for on a late answer).
+DECLARER_NOTICE = "sevbot_declarer_notice"
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
 MAX_NAME_ATTEMPTS = 50
 
@@ -442,13 +444,16 @@ class Provisioner:
             )
         log.warning("%s: provisioning step %s failed: %s", human_id(snap.id), step, exc)
         if first_failure:
-            self._tell_declarer(snap, messages.provisioning_failed_reply(snap.id, step, exc.code, progress))
+            self._tell_declarer(snap, messages.provisioning_failed_reply(snap.id, step, exc.code, progress), f"{step}:{exc.code}")
 
-    def _tell_declarer(self, snap: Snapshot, text: str) -> None:
+    def _tell_declarer(self, snap: Snapshot, text: str, what: str) -> None:
+        """Privately, or in a DM when the response_url is refused. The DM carries metadata naming what it tells, so
+        a Slack that answers too late gets looked at, not a second DM."""
         if snap.response_url and self.gateway.respond(snap.response_url, text):
             return
+        metadata = {"event_type": DECLARER_NOTICE, "event_payload": {"notice": f"{snap.id}:{what}"}}
         try:
-            self.gateway.post_message(snap.view.declared_by, text)  # a DM: the declarer must hear what happened
+            self.gateway.post(snap.view.declared_by, text, metadata=metadata)  # the declarer must hear what happened
         except SlackError as exc:
             log.warning("%s: could not tell the declarer: %s", human_id(snap.id), exc.code)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import urllib.request
 import threading
 import time
@@ -173,6 +174,14 @@ def carried_out_maybe(error: SlackError) -> bool:
     return error.code.startswith("unreachable") or (error.status is not None and error.status >= 500)
 
 
+def never_sent(exc: BaseException) -> bool:
+    """The request never left: the connection was refused or Slack's name did not resolve. (A reset or a timeout
+    may come after Slack did the deed.)"""
+    reason = getattr(exc, "reason", None)
+    cause = reason if isinstance(reason, BaseException) else exc
+    return isinstance(cause, (ConnectionRefusedError, socket.gaierror))
+
+
 class SlackGateway:
     def __init__(self, client: WebClient) -> None:
         self.client = client
@@ -333,14 +342,22 @@ class SlackGateway:
 
     def respond(self, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None, *, replace_original: bool = False) -> bool:
         """Answer the user privately through a slash command's or a click's response_url (no Web API call, no
-        membership needed); `replace_original` replaces the private message the click came from."""
+        membership needed); `replace_original` replaces the private message the click came from.
+
+        False only when the answer surely did not arrive (Slack refused the URL: expired or used up; or nothing
+        reached Slack), so the caller may say it another way. A private answer cannot be looked for, so one that may
+        have arrived (the connection dropped or timed out after sending) is never sent again: it counts as sent, and
+        the log says so."""
+        client = KeepAliveWebhookClient(response_url, timeout=10, retry_handlers=[])  # no blind re-send (slack_sdk's default)
         try:
-            result = KeepAliveWebhookClient(response_url, timeout=10).send(text=text, blocks=blocks, response_type="ephemeral",
-                                                                         replace_original=replace_original)
+            result = client.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original)
             return result.status_code == 200
         except (URLError, TimeoutError, ConnectionError) as exc:
-            log.warning("response_url post failed: %s", type(exc).__name__)
-            return False
+            if never_sent(exc):
+                log.warning("response_url post failed: %s", _unreachable_reason(exc))
+                return False
+            log.warning("response_url post unanswered (%s): it may have arrived, so it is not sent again", _unreachable_reason(exc))
+            return True
 
     # -- files: Slack's current upload flow (files.upload is retired) ----------------------------------------
 

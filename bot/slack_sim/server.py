@@ -62,6 +62,8 @@ class Fault:
     times: int = 1
     # Carry the call out, then hold the answer this long: Slack did it, the client may time out before it hears.
     answer_delay: float = 0.0
+    # Carry the call out, then close the connection without answering (a proxy's reset): the client cannot tell.
+    drop: bool = False
     # Only calls whose arguments satisfy this are faulted (e.g. chat.postMessage to one channel).
     when: Callable[[dict[str, Any]], bool] | None = None
 
@@ -71,6 +73,7 @@ class _Reply:
     status: int
     body: dict[str, Any] | str
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection instead of answering
 
 
 def _flatten(qs: dict[str, list[str]]) -> dict[str, Any]:
@@ -174,14 +177,15 @@ class SlackSimulator:
 
     def inject(self, method: str, *, error: str | None = None, http_status: int | None = None,
                retry_after: int | None = None, delay: float = 0.0, times: int = 1,
-               when: Callable[[dict[str, Any]], bool] | None = None, answer_delay: float = 0.0) -> None:
+               when: Callable[[dict[str, Any]], bool] | None = None, answer_delay: float = 0.0, drop: bool = False) -> None:
         """Make the next `times` calls to `method` fail (or stall) the given way. `delay` stalls before doing
-        anything; `answer_delay` does the call and then stalls before answering (a late answer to a done deed)."""
+        anything; `answer_delay` does the call and then stalls before answering (a late answer to a done deed);
+        `drop` does the call and closes the connection unanswered. `method` "response_url" faults response_url posts."""
         if http_status == 429 and retry_after is None:
             retry_after = 1
         with self._lock:
             self._faults.setdefault(method, []).append(Fault(error=error, http_status=http_status, retry_after=retry_after, delay=delay,
-                                                             times=times, when=when, answer_delay=answer_delay))
+                                                             times=times, when=when, answer_delay=answer_delay, drop=drop))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -288,7 +292,7 @@ class SlackSimulator:
                                          "warning": "method exists in Slack but is not simulated"})
                 else:
                     ctx = Ctx(self.workspace, self.base_url, BOT_USER_ID, self.scopes)
-                    reply = _Reply(200, call(ctx, method, args))
+                    reply = _Reply(200, call(ctx, method, args), drop=fault is not None and fault.drop)
                     hold = fault.answer_delay if fault is not None else 0.0
                     hung = not hold and self.hang_probability > 0 and self.rng.random() < self.hang_probability
                     if hung:
@@ -359,6 +363,13 @@ class SlackSimulator:
     def handle_response_url(self, token: str, body: dict[str, Any]) -> _Reply:
         """response_url posts: Slack's 'respond()' channel; 5 uses within 30 minutes."""
         ws = self.workspace
+        fault = self._take_fault("response_url", body)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and (fault.error or fault.http_status):
+            reply = self._fault_reply(fault)
+            self._record("response_url", {"token": token, **body}, reply)
+            return reply
         with ws.lock:
             ru = ws.response_urls.get(token)
             if ru is None:
@@ -376,8 +387,10 @@ class SlackSimulator:
                     ru.uses += 1
                     ws.response_posts.append(ResponseUrlPost(token, body))
                     self._apply_response(ru, body)
-                    reply = _Reply(200, {"ok": True})
+                    reply = _Reply(200, {"ok": True}, drop=fault is not None and fault.drop)
         self._record("response_url", {"token": token, **body}, reply)
+        if fault is not None and fault.answer_delay:
+            time.sleep(fault.answer_delay)  # done; the answer comes too late for the client
         return reply
 
     def _apply_response(self, ru: Any, body: dict[str, Any]) -> None:
@@ -508,6 +521,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _send(self, reply: _Reply) -> None:
+        if reply.drop:
+            self.close_connection = True  # done, and no answer: the client sees the connection close
+            return
         if isinstance(reply.body, dict):
             data = json.dumps(reply.body).encode()
             ctype = "application/json; charset=utf-8"

@@ -119,3 +119,25 @@ def test_files_upload_v2_flow(sim: SlackSimulator, client: WebClient) -> None:
     msg = sim.workspace.messages("C0STAKE")[-1]
     assert msg.text == "Postmortem draft" and msg.files[0]["id"] == f.id
     assert sim.violations == []
+
+
+def test_a_dropped_answer_is_a_deed_done_without_a_reply(sim: SlackSimulator, client: WebClient) -> None:
+    """`drop`: the call is carried out, then the connection closes unanswered (a proxy's reset), for the Web API and
+    for response_url posts alike; the client cannot tell whether it happened."""
+    import json
+    import urllib.request
+    from http.client import RemoteDisconnected
+    from urllib.error import URLError
+
+    sim.inject("chat.postMessage", drop=True)
+    no_retry = WebClient(token=client.token, base_url=sim.api_url, timeout=5, retry_handlers=[])
+    with pytest.raises((URLError, RemoteDisconnected)):
+        no_retry.chat_postMessage(channel="C0STAKE", text="dropped")
+    assert [m.text for m in sim.workspace.messages("C0STAKE")] == ["dropped"]
+    url = sim.issue_response_url("C0STAKE", "U0L1")
+    sim.inject("response_url", drop=True)
+    request = urllib.request.Request(url, data=json.dumps({"text": "private"}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises((URLError, RemoteDisconnected)):
+        urllib.request.urlopen(request, timeout=5)
+    assert [p.body["text"] for p in sim.workspace.response_posts] == ["private"]
