@@ -33,6 +33,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "conversations.join": frozenset({"channels:join"}),
     # Public channels, and the DM with a person (a retried DM looks there before posting again).
     "conversations.history": frozenset({"channels:history", "im:history"}),
+    # A thread in a public channel (a retried reply in an alert's thread looks there before posting again).
+    "conversations.replies": frozenset({"channels:history"}),
     "conversations.archive": frozenset({"channels:manage"}),
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),

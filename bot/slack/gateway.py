@@ -442,12 +442,10 @@ class SlackGateway:
         args: dict[str, Any] = {"channel": channel_id, "include_all_metadata": True, "limit": look_back}
         if since is not None:
             args.update(oldest=f"{since:.6f}", limit=200)
-        method = "conversations.history"
         if thread_ts:
-            method = "conversations.replies"
             args["ts"] = thread_ts
         for _page in range(HISTORY_PAGES):
-            data = self._call(method, **args)
+            data = self._call("conversations.replies", **args) if thread_ts else self._call("conversations.history", **args)
             for message in data.get("messages", []):
                 metadata = message.get("metadata") or {}
                 if metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get(key) == value:
