@@ -60,6 +60,7 @@ from bot.scheduler.timing import Timing
 from bot.settings import Settings
 from bot.similar.notice import NOTICE_KIND, SimilarNotices
 from bot.slack.gateway import SlackError, SlackGateway, build_client
+from bot.slack.scopes import missing_warning
 from bot.updates.cadence import reminder_due
 from commands.context import Context
 
@@ -101,7 +102,7 @@ def check_slack(settings: Settings) -> None:
     client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout,
                           logger=_QUIET)
     try:
-        SlackGateway(client).bot_user_id()
+        _, granted = SlackGateway(client).identify()
     except SlackError as exc:
         if exc.code in _TOKEN_REFUSED:
             raise StartupError(f"SLACK_BOT_TOKEN: Slack refused the bot token ({exc.code})") from None
@@ -110,6 +111,9 @@ def check_slack(settings: Settings) -> None:
         # Something that is not Slack (a wrong URL) answers with a page, which slack_sdk quotes whole: the status says it.
         answer = f"HTTP {exc.status}" if exc.status not in (None, 200) else " ".join(exc.code.split())[:100]
         raise StartupError(f"SLACK_API_URL: Slack at {settings.slack_api_url} answered auth.test with {answer}") from None
+    # An app installed from an older manifest still runs; what it cannot do is said now, not mid-incident.
+    if granted is not None and (warning := missing_warning(granted)):
+        log.warning("SLACK_BOT_TOKEN: %s", warning)
 
 
 def listen(wsgi: Any, host: str, port: int, setting: str, *, threads: int, ident: str) -> BaseWSGIServer | MultiSocketServer:

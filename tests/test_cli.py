@@ -313,3 +313,27 @@ def test_wrong_usage_is_one_line_and_exit_2(argv: list[str], names: str, capsys:
     assert stopped.value.code == 2
     assert len(err.splitlines()) == 1 and names in err and "--help" in err, err
     assert "usage:" not in err
+
+
+def test_start_up_names_the_scopes_an_older_install_lacks_in_one_warning(simulator: SlackSimulator,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """A workspace that installed the app before im:history and usergroups:write were asked for: start-up goes on,
+    and one warning names both, what each costs, and the reinstall. With every scope granted, nothing is said."""
+    import logging
+
+    from bot.runtime import check_slack
+    from bot.settings import load_settings
+    from bot.slack_sim.state import BOT_SCOPES
+
+    settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_app_token=None,
+                             slack_api_url=simulator.api_url)
+    with caplog.at_level(logging.WARNING, logger="bot.runtime"):
+        check_slack(settings)
+    assert [r for r in caplog.records if "scope" in r.getMessage()] == []
+    simulator.scopes = BOT_SCOPES - {"im:history", "usergroups:write"}
+    with caplog.at_level(logging.WARNING, logger="bot.runtime"):
+        check_slack(settings)
+    [warning] = [r.getMessage() for r in caplog.records if "scope" in r.getMessage()]
+    assert warning.startswith("SLACK_BOT_TOKEN: the installed Slack app lacks 2 scope(s)"), warning
+    assert "usergroups:write (keeping an on-call user group current); im:history (" in warning
+    assert "Reinstall the app from manifest.yml" in warning and BOT_TOKEN not in warning

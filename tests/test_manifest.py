@@ -212,3 +212,11 @@ def test_the_simulator_grants_exactly_the_manifest_scopes() -> None:
     from bot.slack_sim.state import BOT_SCOPES
 
     assert BOT_SCOPES == set(bot_scopes())
+
+
+def test_the_scopes_start_up_checks_are_the_manifests() -> None:
+    """bot/slack/scopes.py names what each scope is for, and start-up warns about those the token lacks: the same
+    list as the manifest's, in the same order."""
+    from bot.slack.scopes import NEEDED
+
+    assert list(NEEDED) == bot_scopes()

@@ -196,9 +196,9 @@ class SlackGateway:
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
-    def _call(self, method: str, **args: Any) -> dict[str, Any]:
+    def _call(self, method: str, *, headers_out: dict[str, str] | None = None, **args: Any) -> dict[str, Any]:
         """Every Web API call goes through here (`method` is always a name written in this module: a bounded set
-        for the metrics)."""
+        for the metrics). `headers_out`, when given, receives the answer's HTTP headers (names in lower case)."""
         REQUESTS_FIRST.step_aside()
         started = time.perf_counter()
         try:
@@ -213,14 +213,23 @@ class SlackGateway:
             metrics.slack_call(method, "timeout" if timed_out else "unreachable", time.perf_counter() - started)
             raise SlackError(method, f"unreachable: {type(exc).__name__}", reason=_unreachable_reason(exc)) from None
         metrics.slack_call(method, "ok", time.perf_counter() - started)
+        if headers_out is not None:
+            headers_out.update({str(name).lower(): str(value) for name, value in dict(response.headers or {}).items()})
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     # -- identity -------------------------------------------------------------------------------------------
 
     def bot_user_id(self) -> str:
         if self._bot_user_id is None:
-            self._bot_user_id = str(self._call("auth.test")["user_id"])
+            self._bot_user_id = self.identify()[0]
         return self._bot_user_id
+
+    def identify(self) -> tuple[str, frozenset[str] | None]:
+        """auth.test: the bot's user id, and the scopes Slack says the token has (None if it does not say)."""
+        headers: dict[str, str] = {}
+        user_id = str(self._call("auth.test", headers_out=headers)["user_id"])
+        scopes = headers.get("x-oauth-scopes")
+        return user_id, None if scopes is None else frozenset(s.strip() for s in scopes.split(",") if s.strip())
 
     # -- channels -------------------------------------------------------------------------------------------
 

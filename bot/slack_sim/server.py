@@ -293,6 +293,7 @@ class SlackSimulator:
                 else:
                     ctx = Ctx(self.workspace, self.base_url, BOT_USER_ID, self.scopes)
                     reply = _Reply(200, call(ctx, method, args), drop=fault is not None and fault.drop)
+                    reply.headers["x-oauth-scopes"] = ",".join(sorted(self.scopes))  # as Slack says on every answer
                     hold = fault.answer_delay if fault is not None else 0.0
                     hung = not hold and self.hang_probability > 0 and self.rng.random() < self.hang_probability
                     if hung:
