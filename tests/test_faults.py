@@ -304,3 +304,31 @@ def test_an_unreachable_database_gets_a_clear_answer(bot: Bot) -> None:
         admin.dispose()
     wait_for(lambda: "Declaring INC-1" in bot.slack.slash_command("U0L1", "declare sev2 Back again").text, timeout=10, what="declares again")
     assert [i.title for i in bot.incidents()] == ["Back again"]
+
+
+def test_a_connection_killed_while_idle_is_replaced_before_a_declare_uses_it(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend killed while its pooled connection sat idle (a failover, an idle-session killer): a connection idle
+    past PING_AFTER_IDLE_S is pinged before use and replaced, so the next declare is recorded, not refused."""
+    from sqlalchemy.engine import make_url
+
+    from bot.db import engine as engine_module
+    from tests.dbs import PG_ADMIN_URL
+
+    url = bot.runtime.settings.database_url
+    if not url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (pg_terminate_backend); a SQLite connection has no server side to lose")
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.2, raising=False)
+    assert "Declaring INC-1" in bot.slack.slash_command("U0L1", "declare sev3 Before the kill").text
+    bot.wait_provisioned(1)
+    bot.settled()
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :name "
+                                       "AND pid <> pg_backend_pid()"), {"name": make_url(url).database}).scalar_one()
+    finally:
+        admin.dispose()
+    assert killed >= 1
+    time.sleep(0.3)  # every pooled connection is now idle past the threshold
+    answer = bot.slack.slash_command("U0L1", "declare sev3 After the kill")
+    assert answer.status == 200 and "Declaring INC-2" in answer.text, answer.text

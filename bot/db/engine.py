@@ -3,11 +3,12 @@ effects it queued as soon as it commits."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import time
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,8 +79,39 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"
-    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True, pool_timeout=CONNECT_TIMEOUT_S,
-                         connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S})
+    engine = create_engine(url, pool_size=20, max_overflow=10, pool_timeout=CONNECT_TIMEOUT_S,
+                           connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S})
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before use (a server restart or a killed backend since), as
+# SQLAlchemy's pool_pre_ping does for every checkout. One back in the pool for less had a working round trip that
+# long ago: pinging it too would add a round trip to every ack, where each round trip under load waits to win the GIL back.
+PING_AFTER_IDLE_S = 1.0
+_RETURNED_AT = "sevbot_returned_at"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pessimistic disconnect handling (a checkout event that raises DisconnectionError, after which
+    the pool connects afresh), with the dialect's own ping, for connections idle past PING_AFTER_IDLE_S only."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is not None and time.monotonic() - returned_at <= PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError() from exc
+            raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
