@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.alerts.payloads import FIRING
@@ -62,12 +62,30 @@ class GroupView:
     nobody_on_call: tuple[str, ...] = ()
 
 
+_GROUPS, _ALERTS, _PAGES, _EVENTS = AlertGroup.__table__, Alert.__table__, Page.__table__, AlertEvent.__table__
+# Prebuilt Core reads (a storm renders a group for every change): the ORM's identity map and attribute tracking cost
+# several times the queries themselves, and a view is read-only. The incident's channel comes with the group.
+_GROUP_ROW = (select(_GROUPS, Incident.__table__.c.channel_id.label("incident_channel"))
+              .outerjoin(Incident.__table__, Incident.__table__.c.id == _GROUPS.c.incident_id)
+              .where(_GROUPS.c.id == bindparam("group_id")))
+_ALERT_ROWS = (select(_ALERTS.c.status, _ALERTS.c.annotations, _ALERTS.c.generator_url)
+               .where(_ALERTS.c.group_id == bindparam("group_id")).order_by(_ALERTS.c.id))
+_PAGE_ROWS = (select(_PAGES.c.policy, _PAGES.c.round, _PAGES.c.tier, _PAGES.c.state)
+              .where(_PAGES.c.alert_group_id == bindparam("group_id")).order_by(_PAGES.c.id))
+_EMPTY_SCHEDULES = select(_EVENTS.c.data).where(_EVENTS.c.group_id == bindparam("group_id"),
+                                                _EVENTS.c.kind == "page_requested")
+
+
 def load_group(session: Session, group_id: int) -> GroupView:
-    group = session.get_one(AlertGroup, group_id)
-    alerts = list(session.scalars(select(Alert).where(Alert.group_id == group_id).order_by(Alert.id)))
+    """The group as its message and DMs show it, read in the session's transaction (read before changing anything
+    in it: pending ORM changes are not flushed first)."""
+    connection = session.connection()
+    key = {"group_id": group_id}
+    group = connection.execute(_GROUP_ROW, key).one()
+    alerts = connection.execute(_ALERT_ROWS, key).all()
     firing = [alert for alert in alerts if alert.status == FIRING]
     first = (firing or alerts)[0] if alerts else None
-    pages = list(session.scalars(select(Page).where(Page.alert_group_id == group_id).order_by(Page.id)))
+    pages = connection.execute(_PAGE_ROWS, key).all()
     paged: list[str] = []
     empty: list[str] = []
     for page in pages:
@@ -77,12 +95,8 @@ def load_group(session: Session, group_id: int) -> GroupView:
         for tier in page.policy["tiers"][: page.tier + 1]:
             paged.extend(t for t in tier["targets"] if t not in paged)
     if not pages:  # a ladder whose schedules were all empty never started a page: its event names them
-        for data in session.scalars(select(AlertEvent.data).where(AlertEvent.group_id == group_id,
-                                                                  AlertEvent.kind == "page_requested")):
+        for data in connection.scalars(_EMPTY_SCHEDULES, key):
             empty.extend(name for name in (data or {}).get("empty_schedules", []) if name not in empty)
-    incident_channel = None
-    if group.incident_id is not None:
-        incident_channel = session.scalar(select(Incident.channel_id).where(Incident.id == group.incident_id))
     description = None
     if first is not None:
         description = first.annotations.get("description") or first.annotations.get("message")
@@ -94,7 +108,7 @@ def load_group(session: Session, group_id: int) -> GroupView:
         resolved_at=group.resolved_at, resolved_by=group.resolved_by, acked_by=group.acked_by, acked_at=group.acked_at,
         silenced_until=group.silenced_until, paged=paged, exhausted=any(p.state == EXHAUSTED for p in pages),
         incident_id=group.incident_id,
-        incident_channel=incident_channel, channel_id=group.channel_id, message_ts=group.message_ts,
+        incident_channel=group.incident_channel, channel_id=group.channel_id, message_ts=group.message_ts,
         message_version=group.message_version, message_synced_version=group.message_synced_version,
         nobody_on_call=tuple(empty))
 
