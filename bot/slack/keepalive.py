@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import select
 import socket
 import threading
 import time
@@ -81,7 +82,8 @@ class KeepAliveConnections:
             connections = self._local.connections = {}
             self._local.last_used = {}
         existing = connections.get(key)
-        if existing is not None and time.monotonic() - self._local.last_used.get(key, 0.0) <= self.idle_seconds:
+        if (existing is not None and time.monotonic() - self._local.last_used.get(key, 0.0) <= self.idle_seconds
+                and not _closed_by_server(existing)):
             return existing
         if existing is not None:
             self._discard(key)
@@ -98,6 +100,20 @@ class KeepAliveConnections:
         connection = self._local.connections.pop(key, None)
         if connection is not None:
             connection.close()
+
+
+def _closed_by_server(connection: _Connection) -> bool:
+    """Whether the server has closed this idle connection (its end-of-stream is waiting to be read), as urllib3 checks
+    before reusing one. A request written into it would fail as if the server had dropped it after reading it, and a
+    post that fails that way is never sent again (it may have arrived): so look first, and open a fresh one."""
+    sock = connection.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)  # an idle connection owes us nothing: anything to read is the end, or garbage
 
 
 def _plain_http(url: str) -> bool:

@@ -106,6 +106,9 @@ class SlackSimulator:
         self.calls: list[RecordedCall] = []
         self.violations: list[str] = []
         self.connections_opened = 0  # TCP connections accepted: shows whether a client keeps its connection alive
+        # A kept-alive connection idle this long is closed by the server (Slack's after about a minute); a test makes
+        # it short to see a client meet a connection the server has already closed.
+        self.idle_close_seconds = 60.0
         self._faults: dict[str, list[Fault]] = {}
         self._lock = threading.Lock()
         self._recorded = threading.Condition(self._lock)  # notified on every recorded call (see wait_for_call)
@@ -453,6 +456,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def setup(self) -> None:
+        self.timeout = self.simulator.idle_close_seconds
         super().setup()
         with self.simulator._lock:  # noqa: SLF001 - the simulator's own counter
             self.simulator.connections_opened += 1

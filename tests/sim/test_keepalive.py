@@ -86,3 +86,23 @@ def test_response_url_posts_share_a_connection_too(sim: SlackSimulator) -> None:
     assert gateway.respond(first, "declared") and gateway.respond(second, "declared again")
     assert sim.connections_opened == before + 1
     assert [c.args["text"] for c in sim.calls_to("response_url")] == ["declared", "declared again"]
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_before_a_post(sim: SlackSimulator) -> None:
+    """The server closed a kept-alive connection while it sat idle: the next post goes over a fresh connection. Written
+    into the closed one, it would fail as if dropped after arriving, and a post that may have arrived is not sent again
+    (a reply through a response_url would be lost)."""
+    import time
+
+    sim.idle_close_seconds = 0.2
+    gateway = SlackGateway(build_client(TOKEN, sim.api_url))
+    before = sim.connections_opened
+    gateway.post_message("U0IC", "first")
+    url = sim.issue_response_url("C0GENERAL", "U0IC")
+    assert gateway.respond(url, "a private first")
+    time.sleep(0.6)  # both connections are now closed by the server
+    gateway.post_message("U0IC", "second")
+    assert gateway.respond(url, "a private second")
+    assert [c.args["text"] for c in sim.calls_to("chat.postMessage")] == ["first", "second"]
+    assert [p.body["text"] for p in sim.workspace.response_posts] == ["a private first", "a private second"]
+    assert sim.connections_opened == before + 4
