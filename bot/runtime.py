@@ -98,14 +98,14 @@ _QUIET = logging.getLogger("sevbot.startup.slack")
 _QUIET.setLevel(logging.CRITICAL)
 
 
-def check_slack(settings: Settings) -> None:
+def check_slack(settings: Settings) -> str:
     """Ask Slack who we are (auth.test) before anything else does: an unreachable Slack or a refused token stops
-    start-up with one line, instead of a traceback from deep inside Bolt's own token check."""
+    start-up with one line, instead of a traceback from deep inside Bolt's own token check. The bot's user id."""
     assert settings.slack_bot_token is not None
     client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout,
                           logger=_QUIET)
     try:
-        _, granted = SlackGateway(client).identify()
+        bot_user_id, granted = SlackGateway(client).identify()
     except SlackError as exc:
         if exc.code in _TOKEN_REFUSED:
             raise StartupError(f"SLACK_BOT_TOKEN: Slack refused the bot token ({exc.code})") from None
@@ -117,6 +117,7 @@ def check_slack(settings: Settings) -> None:
     # An app installed from an older manifest still runs; what it cannot do is said now, not mid-incident.
     if granted is not None and (warning := missing_warning(granted)):
         log.warning("SLACK_BOT_TOKEN: %s", warning)
+    return bot_user_id
 
 
 def listen(wsgi: Any, host: str, port: int, setting: str, *, threads: int, ident: str) -> BaseWSGIServer | MultiSocketServer:
@@ -347,10 +348,10 @@ class Runtime:
             raise StartupError(str(exc)) from None
         db = Database(settings.database_url)
         check_database(db)
-        check_slack(settings)
+        bot_user_id = check_slack(settings)
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout)
         timing = Timing(config, settings.sevbot_update_interval, settings.sevbot_ack_timeout)
-        core = build_core(db, config, SlackGateway(client), clock or SystemClock(), timing, runbooks, owner=settings.replica_id)
+        core = build_core(db, config, SlackGateway(client, bot_user_id), clock or SystemClock(), timing, runbooks, owner=settings.replica_id)
         ctx = Context(deps=core.deps, gateway=core.gateway, background=core.background, runbooks=runbooks,
                       renderer=core.renderer, provision=core.provision, home=core.home, zones=ZoneBook(core.gateway))
         app = build_app(ctx, client, settings.slack_signing_secret.get_secret_value())

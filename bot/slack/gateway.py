@@ -183,9 +183,10 @@ def never_sent(exc: BaseException) -> bool:
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, bot_user_id: str | None = None) -> None:
+        """`bot_user_id`: who the token is, when the caller already asked (start-up does): no second auth.test."""
         self.client = client
-        self._bot_user_id: str | None = None
+        self._bot_user_id: str | None = bot_user_id
         self._group_cache: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._user_cache: dict[str, tuple[float, UserInfo | None]] = {}
         self._refreshing: set[str] = set()
