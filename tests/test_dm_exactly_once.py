@@ -178,7 +178,7 @@ def test_an_alert_pages_could_not_page_warning_is_posted_once_in_its_thread_acro
     clock = OffsetClock()  # the bot's and Slack's: a look reads the thread from the item's creation on
     with running_bot(f"sqlite:///{tmp_path / 'thread.db'}", alerts_config(), clock=clock) as bot:
         bot.sim.workspace.clock = clock.time
-        bot.sim.inject("chat.postMessage", error="cannot_dm_bot", times=2, when=lambda args: args.get("channel") == "U0L2"
+        bot.sim.inject("chat.postMessage", error="cannot_dm_bot", times=10, when=lambda args: args.get("channel") == "U0L2"
                        and "(tier 2)" in str(args.get("text", "")) + str(args.get("blocks", "")))
         assert post_alert(bot.runtime.url, "am", am_payload()).status == 200
         bot.settled()
