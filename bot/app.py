@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware.authorization import SingleTeamAuthorization
 from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 
 import commands.alerts
 import commands.declare
@@ -33,6 +35,7 @@ import commands.status  # noqa: F401
 from bot.db.engine import unavailable
 from bot.edge import NOT_ANSWERING
 from bot.ids import START_RUNBOOK_PREFIX, ActionId, CallbackId
+from bot.slack.gateway import Identity
 from commands import dispatch
 from commands.context import Context
 
@@ -42,7 +45,20 @@ log = logging.getLogger(__name__)
 MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
-def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
+def _seed_authorization(app: App, client: WebClient, identity: Identity) -> None:
+    """Hand Bolt's single-workspace authorization the auth.test answer start-up already has. Bolt would otherwise
+    ask Slack again (on the first request, with token verification off): one more call at a restart that can meet a
+    slow Slack, and on a person's request at that. Bolt has no public setter, hence the middleware walk; a test
+    (tests/test_cli.py) counts one auth.test per start and none on the first request."""
+    answer = SlackResponse(client=client, http_verb="POST", api_url=f"{client.base_url}auth.test", req_args={},
+                           data=identity.answer, headers=identity.headers, status_code=200)
+    for middleware in getattr(app, "_middleware_list", ()):
+        if isinstance(middleware, SingleTeamAuthorization):
+            middleware.auth_test_result = answer
+
+
+def build_app(ctx: Context, client: WebClient, signing_secret: str, identity: Identity | None = None) -> App:
+    """`identity`: start-up's auth.test answer (bot/runtime.py check_slack); without it, Bolt asks Slack itself."""
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -50,7 +66,10 @@ def build_app(ctx: Context, client: WebClient, signing_secret: str) -> App:
         # Slack goes to the background pool. This skips Bolt's ack polling (10 ms steps) on every request.
         process_before_response=True,
         ignoring_self_events_enabled=True,
+        token_verification_enabled=identity is None,
     )
+    if identity is not None:
+        _seed_authorization(app, client, identity)
 
     def with_ctx(handler: Listener) -> Callable[..., None]:
         def listener(body: dict[str, Any], ack: Callable[..., Any]) -> None:

@@ -59,7 +59,7 @@ from bot.scheduler.tick import Scheduler, TimerHandler
 from bot.scheduler.timing import Timing
 from bot.settings import Settings
 from bot.similar.notice import NOTICE_KIND, SimilarNotices
-from bot.slack.gateway import SlackError, SlackGateway, build_client
+from bot.slack.gateway import Identity, SlackError, SlackGateway, build_client
 from bot.slack.scopes import missing_warning
 from bot.updates.cadence import reminder_due
 from commands.context import Context
@@ -98,14 +98,15 @@ _QUIET = logging.getLogger("sevbot.startup.slack")
 _QUIET.setLevel(logging.CRITICAL)
 
 
-def check_slack(settings: Settings) -> str:
+def check_slack(settings: Settings) -> Identity:
     """Ask Slack who we are (auth.test) before anything else does: an unreachable Slack or a refused token stops
-    start-up with one line, instead of a traceback from deep inside Bolt's own token check. The bot's user id."""
+    start-up with one line, instead of a traceback from deep inside Bolt's own token check. The answer seeds the
+    gateway and Bolt, so neither asks again."""
     assert settings.slack_bot_token is not None
     client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout,
                           logger=_QUIET)
     try:
-        bot_user_id, granted = SlackGateway(client).identify()
+        identity = SlackGateway(client).identify()
     except SlackError as exc:
         if exc.code in _TOKEN_REFUSED:
             raise StartupError(f"SLACK_BOT_TOKEN: Slack refused the bot token ({exc.code})") from None
@@ -115,9 +116,9 @@ def check_slack(settings: Settings) -> str:
         answer = f"HTTP {exc.status}" if exc.status not in (None, 200) else " ".join(exc.code.split())[:100]
         raise StartupError(f"SLACK_API_URL: Slack at {settings.slack_api_url} answered auth.test with {answer}") from None
     # An app installed from an older manifest still runs; what it cannot do is said now, not mid-incident.
-    if granted is not None and (warning := missing_warning(granted)):
+    if identity.scopes is not None and (warning := missing_warning(identity.scopes)):
         log.warning("SLACK_BOT_TOKEN: %s", warning)
-    return bot_user_id
+    return identity
 
 
 def listen(wsgi: Any, host: str, port: int, setting: str, *, threads: int, ident: str) -> BaseWSGIServer | MultiSocketServer:
@@ -348,13 +349,13 @@ class Runtime:
             raise StartupError(str(exc)) from None
         db = Database(settings.database_url)
         check_database(db)
-        bot_user_id = check_slack(settings)
+        identity = check_slack(settings)
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=settings.slack_timeout)
         timing = Timing(config, settings.sevbot_update_interval, settings.sevbot_ack_timeout)
-        core = build_core(db, config, SlackGateway(client, bot_user_id), clock or SystemClock(), timing, runbooks, owner=settings.replica_id)
+        core = build_core(db, config, SlackGateway(client, identity.user_id), clock or SystemClock(), timing, runbooks, owner=settings.replica_id)
         ctx = Context(deps=core.deps, gateway=core.gateway, background=core.background, runbooks=runbooks,
                       renderer=core.renderer, provision=core.provision, home=core.home, zones=ZoneBook(core.gateway))
-        app = build_app(ctx, client, settings.slack_signing_secret.get_secret_value())
+        app = build_app(ctx, client, settings.slack_signing_secret.get_secret_value(), identity)
         core.warm_caches()
         core.take_back_own_work()
         # Every schedule's hand-off timer, due at its next hand-off (or now, for one missed while we were down).

@@ -337,3 +337,18 @@ def test_start_up_names_the_scopes_an_older_install_lacks_in_one_warning(simulat
     assert warning.startswith("SLACK_BOT_TOKEN: the installed Slack app lacks 2 scope(s)"), warning
     assert "usergroups:write (keeping an on-call user group current); im:history (" in warning
     assert "Reinstall the app from manifest.yml" in warning and BOT_TOKEN not in warning
+
+
+def test_a_start_asks_slack_who_the_bot_is_once_and_bolt_knows_it(tmp_path: Path) -> None:
+    """Start-up's auth.test answer seeds Bolt too: one auth.test per start (each is a chance to meet a slow Slack at a
+    restart), none on a person's first request, and Bolt still knows the bot (its own events are ignored)."""
+    from bot.slack_sim.state import BOT_USER_ID
+    from tests.harness import running_bot
+
+    with running_bot(f"sqlite:///{tmp_path / 'once.db'}") as bot:
+        assert [c.method for c in bot.sim.calls].count("auth.test") == 1
+        answer = bot.slack.slash_command("U0L1", "help")
+        assert answer.status == 200 and "/incident" in answer.text, answer.text
+        assert bot.slack.event({"type": "message", "user": BOT_USER_ID, "bot_id": "B0BOT", "channel": "C0GENERAL",
+                                "text": "from the bot itself", "ts": "1700000000.000100"}).status == 200
+        assert [c.method for c in bot.sim.calls].count("auth.test") == 1

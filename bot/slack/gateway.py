@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.client import RemoteDisconnected
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -92,6 +92,15 @@ HISTORY_PAGES = 20
 # Seconds Slack's clock may be ahead of ours when a post's age is bounded by our clock.
 CLOCK_SKEW = 60.0
 RETRIES = 3
+
+
+class Identity(NamedTuple):
+    """auth.test's answer: the bot's user id, the scopes Slack says the token has (None if it does not say), and
+    the answer itself with its headers (for Bolt, which would otherwise ask again)."""
+    user_id: str
+    scopes: frozenset[str] | None
+    answer: dict[str, Any]
+    headers: dict[str, str]
 
 
 def _method_of(request: HttpRequest) -> str:
@@ -222,15 +231,16 @@ class SlackGateway:
 
     def bot_user_id(self) -> str:
         if self._bot_user_id is None:
-            self._bot_user_id = self.identify()[0]
+            self._bot_user_id = self.identify().user_id
         return self._bot_user_id
 
-    def identify(self) -> tuple[str, frozenset[str] | None]:
-        """auth.test: the bot's user id, and the scopes Slack says the token has (None if it does not say)."""
+    def identify(self) -> Identity:
+        """auth.test: who the bot is, and the scopes Slack says the token has."""
         headers: dict[str, str] = {}
-        user_id = str(self._call("auth.test", headers_out=headers)["user_id"])
+        answer = self._call("auth.test", headers_out=headers)
         scopes = headers.get("x-oauth-scopes")
-        return user_id, None if scopes is None else frozenset(s.strip() for s in scopes.split(",") if s.strip())
+        return Identity(str(answer["user_id"]), None if scopes is None else frozenset(s.strip() for s in scopes.split(",") if s.strip()),
+                        answer, headers)
 
     # -- channels -------------------------------------------------------------------------------------------
 
