@@ -4,7 +4,7 @@
 Each round sends 50 declares (`/incident declare sev1 Chaos round R number N`), 10 in flight, to a real `sevbot serve`
 process (bench/serve_harness.py's BotProcess: a fixed port, so a restart is the same replica and takes its own unfinished
 work back). The Slack simulator adds a random 20-200 ms to every Web API call, and 1% of the calls it carries out have
-their answer held 11 s, past the bot's 10 s client timeout: Slack did it, the bot never heard. At a random moment in
+their answer held 11 s, past the bot's client timeout (SLACK_TIMEOUT, 3 s by default): Slack did it, the bot never heard. At a random moment in
 each round (0.2-3 s after it starts) the serve process is SIGKILLed and restarted at once; the round's remaining
 declares go to the new process. SEVBOT_UPDATE_INTERVAL=60s makes stakeholder-update reminders fire during the run.
 
@@ -700,7 +700,7 @@ def _run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
     config.write_text(config_toml(), encoding="utf-8")
     bot = BotProcess(database_url, sim.api_url, tmp, signing_secret=signing_secret,
                      extra_env={"SEVBOT_CONFIG": str(config), "SEVBOT_UPDATE_INTERVAL": args.update_interval,
-                                "SLACK_TIMEOUT": args.slack_timeout})
+                                **({"SLACK_TIMEOUT": args.slack_timeout} if args.slack_timeout else {})})
     reader = create_engine(database_url, poolclass=NullPool)  # the bench's own view of the scratch DB
     log_dir = Path(args.keep_logs) if args.keep_logs else tmp / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -828,7 +828,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-interval", default="60s",
                         help="SEVBOT_UPDATE_INTERVAL for the bot (5s on ~1000 incidents is ~200 reminders a second: a storm "
                              "that buries the declares' own Slack effects behind it)")
-    parser.add_argument("--slack-timeout", default="5", help="SLACK_TIMEOUT for the bot: what a hung call costs before it is looked for")
+    parser.add_argument("--slack-timeout", default=None,
+                        help="SLACK_TIMEOUT for the bot: what a hung call costs before it is looked for (default: the bot's own, 3 s)")
     parser.add_argument("--drain-between-rounds", action="store_true",
                         help="start a round only once every earlier declare is provisioned and told 'is open in' (up to "
                              "--timeout), so each recovery is from one crash, not from a pile-up of kills")

@@ -53,9 +53,9 @@ class Settings(BaseSettings):
     # unfinished work back at once; two replicas must have different names (different hosts or ports do).
     sevbot_replica_id: str | None = None
     # Seconds a Web API call may take before it counts as unanswered (a post is then looked for, not re-sent).
-    # 5 s: Slack answers in well under a second, and an unanswered post is looked for before it is sent again, so
-    # waiting longer only delays recovery (bench/chaos_bench.py: p99 16 s to recover at 10 s, 7 s at 5 s).
-    slack_timeout: float = Field(default=5.0, gt=0, le=60)
+    # 3 s: Slack answers in well under a second, and an unanswered post is looked for before it is sent again, so
+    # waiting longer only delays recovery (bench/chaos_bench.py: p99 16 s to recover at 10 s, 7-14 s at 5 s).
+    slack_timeout: float = Field(default=3.0, gt=0, le=60)
     # `GET /metrics` for Prometheus (docs/monitoring.md): `on` or `off`. With SEVBOT_METRICS_PORT set, it is served
     # there (on SEVBOT_HOST) instead of beside the Slack endpoints, e.g. to keep it off the public ingress.
     sevbot_metrics: str = "on"
