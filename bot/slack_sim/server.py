@@ -473,6 +473,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._socket_mode(url.path.rsplit("/", 1)[-1])
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # The client went away mid-body (a bot killed while sending): Slack never gets a whole request, so it
+            # does nothing with it and there is nobody to answer.
+            self.close_connection = True
+            return
         parts = url.path.strip("/").split("/")
         sim = self.simulator
         if len(parts) == 2 and parts[0] == "api":

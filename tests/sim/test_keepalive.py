@@ -106,3 +106,22 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_before_a_post(sim
     assert [c.args["text"] for c in sim.calls_to("chat.postMessage")] == ["first", "second"]
     assert [p.body["text"] for p in sim.workspace.response_posts] == ["a private first", "a private second"]
     assert sim.connections_opened == before + 4
+
+
+def test_a_request_cut_off_mid_body_is_not_carried_out(sim: SlackSimulator) -> None:
+    """A bot killed while it writes a call: the simulator, like Slack, never has the whole request, so it does nothing
+    (no post with the arguments it did get, no spec violation for the ones it did not), and answers nothing."""
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
+    body = json.dumps({"channel": "U0IC", "text": "half a request"}).encode()
+    url = urlsplit(sim.api_url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
+        conn.sendall(f"POST {url.path}chat.postMessage HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        conn.shutdown(socket.SHUT_WR)
+        assert conn.recv(1024) == b""  # closed without an answer
+    SlackGateway(build_client(TOKEN, sim.api_url)).post_message("U0IC", "a whole request")
+    assert [c.args.get("text") for c in sim.calls_to("chat.postMessage")] == ["a whole request"]
+    assert sim.violations == []
