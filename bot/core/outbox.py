@@ -193,7 +193,7 @@ class Outbox:
 
     def _claim(self, item_id: int) -> tuple[str, dict[str, Any], int, int | None] | None:
         now = self.clock.now()
-        with self.db.transaction() as connection:
+        with self.db.autocommit() as connection:  # one statement: atomic alone
             row = connection.execute(_CLAIM, {"_id": item_id, "_now": now, "_lease_until": now + LEASE, "_owner": self.owner}).one_or_none()
             if row is None:
                 return None
@@ -226,8 +226,8 @@ class Outbox:
                 self._failed(item_id, incident_id, kind, attempts, exc)
             return False
         # Slack has done it: mark it at once, never behind requests. Until this commits, a crash repeats the effect
-        # (a response_url reply can't be looked for), so this window stays as short as one UPDATE: in autocommit, with
-        # no BEGIN and COMMIT around it (each a round trip on PostgreSQL, and a wait to win the GIL back).
+        # (a response_url reply can't be looked for), so this window stays as short as one UPDATE (on PostgreSQL in
+        # autocommit: no BEGIN and COMMIT round trips around it, each a wait to win the GIL back).
         with REQUESTS_FIRST.urgent(), self.db.autocommit() as connection:
             connection.execute(_DONE, {"_id": item_id, "_attempts": attempts, "done_at": self.clock.now(), "result": result or {},
                                        "lease_until": None, "last_error": None})

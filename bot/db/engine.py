@@ -164,14 +164,16 @@ class Database:
 
     @contextmanager
     def autocommit(self) -> Iterator[Connection]:
-        """A Core connection whose every statement commits on its own (no BEGIN, no COMMIT round trips): for a
-        single statement that needs no company, on the request path. Same SQLite writer queue."""
-        REQUESTS_FIRST.step_aside()
-        if self._write_lock is None:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        """A Core connection for one statement that needs no company (atomic on its own). On PostgreSQL it runs in
+        autocommit: no BEGIN and COMMIT round trips. SQLite has no round trips to save, and switching a pooled
+        connection to autocommit and back costs more than BEGIN and COMMIT (a PRAGMA as it goes back to the pool,
+        inside the writer's turn: 107-132 against 76-85 µs of CPU per statement), so there it is a transaction."""
+        if self._write_lock is not None:
+            with self.transaction() as connection:
                 yield connection
             return
-        with self._writer(), self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        REQUESTS_FIRST.step_aside()
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             yield connection
 
     @contextmanager
