@@ -94,3 +94,31 @@ def test_marking_an_effect_done_never_waits_behind_requests(tmp_path: Path, monk
     slack_at = steps.index(("slack", False))
     assert steps[:slack_at] and not any(exempt for _, exempt in steps[:slack_at]), "the claim steps aside as usual"
     assert steps[slack_at + 1:] == [("step", True)], "one step after Slack: the mark, exempt"
+
+
+def test_a_backlog_delivers_first_the_incidents_whose_people_are_waiting(tmp_path: Path) -> None:
+    """After a restart the backlog may hold a round of reminders for hundreds of incidents; the incident whose
+    declarer still waits for "is open in" (a `respond` item), or whose on-call waits for a page, is drained first,
+    whatever its id or age. Among the rest, the oldest work goes first."""
+    from datetime import timedelta
+
+    from bot.db.models import Incident
+
+    db = Database(f"sqlite:///{tmp_path / 'order.db'}")
+    Base.metadata.create_all(db.engine)
+    clock = SystemClock()
+    outbox = Outbox(db, SlackGateway(WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/")), clock)
+    now = clock.now()
+    with db.unit_of_work(deliver=False) as session:
+        incidents = [Incident(title=f"incident {n}", severity="sev2", status="investigating", declared_by="U0L1",
+                              declared_at=now - timedelta(minutes=n)) for n in range(12)]
+        session.add_all(incidents)
+        session.flush()
+        ids = [incident.id for incident in incidents]
+        for incident_id in ids[:10]:  # a round of reminders, queued first
+            enqueue(session, clock, kind="post", payload={"text": "reminder"}, incident_id=incident_id)
+        enqueue(session, clock, kind="respond", payload={"text": "is open in"}, incident_id=ids[11])
+        enqueue(session, clock, kind="page_dm", payload={"user": "U0L2"}, incident_id=ids[10])
+    groups = outbox.due_groups()
+    assert set(groups[:2]) == {ids[10], ids[11]}, groups
+    assert groups[2:] == ids[:10], "then the oldest work first"

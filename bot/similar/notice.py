@@ -134,13 +134,13 @@ class SimilarNotices:
 
     def release_waiting(self) -> list[int]:
         """The burst is over: notices that waited for it are due now (their ids, to deliver)."""
-        with self.db.autocommit() as connection:
+        with self.db.transaction() as connection:
             return list(connection.scalars(_RELEASE, {"now": self.clock.now()}))
 
     def _reserve(self, incident_id: int, channel: str, item: int | None, shown: list[int]) -> bool:
         """Claim the post (the incident is the key): False when another delivery holds it."""
         try:
-            with self.db.autocommit() as connection:
+            with self.db.transaction() as connection:
                 connection.execute(NOTICES.insert().values(
                     incident_id=incident_id, outbox_id=item, channel_id=channel, message_ts=None, shown=shown,
                     updated_at=self.clock.now()))
@@ -157,10 +157,10 @@ class SimilarNotices:
         return row is None or row.done_at is not None
 
     def _store(self, incident_id: int, ts: str, shown: list[int], item: int | None) -> None:
-        with self.db.autocommit() as connection:
+        with self.db.transaction() as connection:
             connection.execute(_STORE, {"_id": incident_id, "message_ts": ts, "shown": shown, "outbox_id": item,
                                         "updated_at": self.clock.now()})
 
     def _forget(self, incident_id: int) -> None:
-        with self.db.autocommit() as connection:
+        with self.db.transaction() as connection:
             connection.execute(NOTICES.delete().where(NOTICES.c.incident_id == incident_id))
