@@ -127,10 +127,18 @@ class _IdempotentServerErrorRetry(ServerErrorRetryHandler):
         return retry
 
 
+# The longest Retry-After the client sleeps through itself. A longer one is handed back (SlackError "ratelimited"
+# with its retry_after): the outbox then re-queues the effect for that moment and lets go of it, instead of a thread
+# sleeping on a lease (30 s) that would lapse under it, so that a second delivery could claim the item and post again.
+MAX_IN_CLIENT_WAIT_S = 5.0
+
+
 class _CountedRateLimitRetry(RateLimitErrorRetryHandler):
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
-        retry = super()._can_retry(state=state, request=request, response=response, error=error)
+        wait = _retry_after(response.headers) if response is not None else None
+        retry = (wait is None or wait <= MAX_IN_CLIENT_WAIT_S) and super()._can_retry(
+            state=state, request=request, response=response, error=error)
         if retry:
             metrics.slack_retry(_method_of(request), "http_429")
         return retry

@@ -47,6 +47,26 @@ def test_server_errors_and_rate_limits_are_still_retried(sim: SlackSimulator) ->
     assert sim.connections_opened >= 1
 
 
+def test_a_long_retry_after_is_handed_back_not_slept_on(sim: SlackSimulator) -> None:
+    """Slack asks for 30 s: the client does not sleep on it (an outbox lease of 30 s would lapse under the sleeping
+    thread and let a second delivery post again); the caller gets "rate limited, 30 s" at once and re-queues. A short
+    Retry-After is still waited out in the client."""
+    from bot.slack.gateway import MAX_IN_CLIENT_WAIT_S, SlackError
+
+    gateway = SlackGateway(build_client(TOKEN, sim.api_url, backoff=0.01))
+    gateway.join("C0GENERAL")
+    sim.inject("chat.update", http_status=429, retry_after=1)
+    ts = gateway.post_message("C0GENERAL", "to update")
+    gateway.update_message("C0GENERAL", ts, "after a short wait")
+    assert [c.http_status for c in sim.calls_to("chat.update")] == [429, 200]
+    sim.inject("chat.update", http_status=429, retry_after=30)
+    assert 30 > MAX_IN_CLIENT_WAIT_S
+    with pytest.raises(SlackError) as caught:
+        gateway.update_message("C0GENERAL", ts, "after a long wait")
+    assert caught.value.rate_limited and caught.value.retry_after == 30
+    assert [c.http_status for c in sim.calls_to("chat.update")] == [429, 200, 429], "asked once, not retried"
+
+
 def test_a_post_is_never_retried_blindly(sim: SlackSimulator) -> None:
     """A 500 (or no answer) to chat.postMessage may mean Slack posted it: without metadata to look for it, the error
     goes to the caller; with metadata the gateway looks first and posts again only when it is not there."""
